@@ -1,0 +1,188 @@
+//! The one error type of runlog.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::record::Field;
+use crate::time::Timestamp;
+
+/// `Result` with runlog's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, with what a person needs to act on it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system call failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What runlog was doing (`open`, `write`, `sync`, `rename`, …).
+        op: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Another process (or another `Store` in this one) holds the write lock.
+    #[error(
+        "store is locked by another writer{}: {path} (open it read-only, or stop the other writer)",
+        holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// Process ID written by the holder, when readable.
+        holder: Option<u32>,
+    },
+
+    /// A write was attempted on a store opened with `Store::open_read_only`.
+    #[error("store {path} is open read-only")]
+    ReadOnly {
+        /// The store directory.
+        path: PathBuf,
+    },
+
+    /// An earlier `fsync` failed, so the OS may have dropped written data;
+    /// the writer refuses further writes. Reopen the store to recover.
+    #[error(
+        "writer is poisoned after a failed sync of {path}: {reason}; reopen the store to recover"
+    )]
+    Poisoned {
+        /// The file whose sync failed.
+        path: PathBuf,
+        /// The original error.
+        reason: String,
+    },
+
+    /// A project name that is empty, too long, `.`/`..`, or has a character
+    /// outside `[A-Za-z0-9_.-]`.
+    #[error("invalid project name {name:?}: {reason}")]
+    InvalidProjectName {
+        /// The name given.
+        name: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+
+    /// A record field is over its documented limit; nothing was written.
+    #[error("field {field} is {len} bytes, over its limit of {max}")]
+    FieldTooLarge {
+        /// The field.
+        field: Field,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+
+    /// A record is older than the retention horizon; nothing was written.
+    #[error("record time {time} is older than the retention horizon {horizon}")]
+    TooOld {
+        /// The record's time.
+        time: Timestamp,
+        /// The oldest time the store keeps.
+        horizon: Timestamp,
+    },
+
+    /// A record is further in the future than the allowed clock skew; nothing was written.
+    #[error("record time {time} is after {limit} (now plus the allowed future skew)")]
+    TooFarInFuture {
+        /// The record's time.
+        time: Timestamp,
+        /// The latest time accepted now.
+        limit: Timestamp,
+    },
+
+    /// A time outside what the store can partition (before 1970, or after the last partition).
+    #[error("time {time} is outside the range runlog can store")]
+    TimeOutOfRange {
+        /// The time given.
+        time: Timestamp,
+    },
+
+    /// A time range whose end is before its start.
+    #[error("invalid time range: to ({to}) is before from ({from})")]
+    InvalidRange {
+        /// Start given.
+        from: Timestamp,
+        /// End given.
+        to: Timestamp,
+    },
+
+    /// An argument that is not valid (bad option value, unparsable ID, …).
+    #[error("invalid {what}: {reason}")]
+    InvalidArgument {
+        /// What was invalid.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+
+    /// A file's bytes are not what runlog wrote: a failed checksum, a bad
+    /// length, a truncated structure.
+    #[error("corrupt {path} at byte {offset}: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the first bad byte found.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// A file written by a different on-disk format version.
+    #[error(
+        "{path} has format version {found}; this runlog reads version {supported} (upgrade runlog or migrate the store)"
+    )]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// Version found in the file.
+        found: u16,
+        /// Version this build reads.
+        supported: u16,
+    },
+
+    /// The store was created with other fixed settings than those given now.
+    #[error(
+        "store {path} was created with {setting} = {stored}, but {given} was given; fixed settings cannot change"
+    )]
+    SettingMismatch {
+        /// The store directory.
+        path: PathBuf,
+        /// The setting.
+        setting: &'static str,
+        /// Its value in the store.
+        stored: String,
+        /// The value given to `open`.
+        given: String,
+    },
+
+    /// The record ID names no record of this project.
+    #[error("no record {0}")]
+    NotFound(crate::record::RecordId),
+}
+
+impl Error {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { op, path, source }
+    }
+
+    pub(crate) fn corrupt(
+        path: impl Into<PathBuf>,
+        offset: u64,
+        reason: impl Into<String>,
+    ) -> Error {
+        Error::Corrupt {
+            path: path.into(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+}

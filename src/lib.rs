@@ -1,0 +1,98 @@
+//! # runlog
+//!
+//! An embedded store for the *running logs* of integration runtimes (iPaaS
+//! apps, flows, jobs, connectors). A runtime links runlog in and appends a
+//! [`LogRecord`] for every log line its flows write; operators find them
+//! again by time and job.
+//!
+//! - **Storage**: per project, time-partitioned (default: one hour),
+//!   append-only segment files. Every record is framed with its lengths and
+//!   CRC32 checksums; a torn or corrupt record is detected, never returned.
+//!   See [`format`] for the byte layout.
+//! - **Sealing**: once its partition (plus a grace period for late records)
+//!   is over, a segment gets its tables written and becomes immutable; it
+//!   then opens in constant time and is read through a memory map.
+//! - **Durability**: every acknowledged append survives a process crash;
+//!   what survives a power loss is set by the [`SyncPolicy`];
+//!   [`Project::sync`] makes everything appended so far durable.
+//! - **Recovery**: opening after a crash scans only unsealed segments and
+//!   cuts a torn tail back to the last whole record. Corrupt regions and
+//!   files are reported ([`Project::damage`]) and skipped; the rest of the
+//!   store keeps working. [`Project::verify`] checks every checksum.
+//! - **Retention**: records are kept 30 days by default; whole segments are
+//!   dropped once their partition is past the horizon, and reads never
+//!   return a record older than it.
+//! - **One writer**: a lock file keeps a second writing process out with
+//!   [`Error::Locked`]; any number of processes may open the store
+//!   read-only meanwhile ([`Store::open_read_only`]).
+//!
+//! runlog is not a general-purpose database, a log shipper, or a server.
+//!
+//! ## Limits
+//!
+//! | what | limit |
+//! |---|---|
+//! | `job_id` | [`MAX_JOB_ID_BYTES`] (128) bytes |
+//! | `flow`, `component`, `action`, `category`, `env`, `app`, `version` | [`MAX_NAME_BYTES`] (256) bytes each |
+//! | `content` | [`MAX_CONTENT_BYTES`] (16 KiB) |
+//! | `detail` | [`MAX_DETAIL_BYTES`] (4 MiB) |
+//! | project name | 1–64 bytes of `[A-Za-z0-9_.-]`, not `.`/`..` |
+//! | record time | not older than the retention horizon (default 30 days), not more than the future skew (default 5 min) ahead |
+//!
+//! ## Example
+//!
+//! ```
+//! use runlog::{Level, LogRecord, ManualClock, StoreOptions, TimeRange, Timestamp};
+//! use std::time::Duration;
+//!
+//! # let dir = tempfile::tempdir()?;
+//! let clock = ManualClock::new(Timestamp::from_secs(1_700_000_000));
+//! let store = StoreOptions::new().clock(clock.clone()).open(dir.path())?;
+//! let logs = store.project("shop")?;
+//!
+//! let now = Timestamp::from_secs(1_700_000_000);
+//! logs.append_batch(&[
+//!     LogRecord::new(now, Level::Info, "job-1", "flow started").flow("sync-orders").env("prod"),
+//!     LogRecord::new(now.saturating_add(Duration::from_millis(5)), Level::Error, "job-1", "POST /orders: 503")
+//!         .flow("sync-orders")
+//!         .env("prod")
+//!         .detail("{\"status\": 503}"),
+//! ])?;
+//!
+//! // Newest first; listing leaves details out.
+//! let records: Vec<_> = logs.scan(TimeRange::all()).collect::<Result<_, _>>()?;
+//! assert_eq!(records[0].record.content, "POST /orders: 503");
+//! assert!(records[0].has_detail && records[0].record.detail.is_none());
+//!
+//! // The details view.
+//! let full = logs.get(records[0].id)?.unwrap();
+//! assert_eq!(full.record.detail.as_deref(), Some("{\"status\": 503}"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod clock;
+mod error;
+mod fs;
+mod mmap;
+mod options;
+mod project;
+mod record;
+mod segment;
+mod store;
+mod time;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, Result};
+pub use options::{StoreOptions, SyncPolicy};
+pub use project::{Project, Records, SegmentInfo};
+pub use record::{
+    Field, Level, LogRecord, MAX_CONTENT_BYTES, MAX_DETAIL_BYTES, MAX_JOB_ID_BYTES, MAX_NAME_BYTES,
+    RecordId, SegmentId, StoredRecord,
+};
+pub use segment::format;
+pub use segment::recovery::{Damage, VerifyReport};
+pub use store::{MAX_PROJECT_NAME, Store};
+pub use time::{TimeRange, Timestamp};

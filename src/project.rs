@@ -1,0 +1,894 @@
+//! A project: one isolated namespace of logs, with its own directory of
+//! segments. [`Project`] is the handle users call.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::error::{Error, Result};
+use crate::options::{StoreOptions, SyncPolicy};
+use crate::record::{LogRecord, RecordId, SegmentId, StoredRecord};
+use crate::segment::format;
+use crate::segment::reader::{SealedSegment, SegView};
+use crate::segment::recovery::{self, Damage, Recovered, VerifyReport};
+use crate::segment::writer::ActiveSegment;
+use crate::segment::{ACTIVE_EXT, parse_segment_name};
+use crate::store::StoreInner;
+use crate::time::{TimeRange, Timestamp, duration_micros};
+
+/// The smallest record ID: `(t, MIN_ID)` sorts before every record of time `t`.
+const MIN_ID: RecordId = RecordId {
+    segment: SegmentId {
+        partition: 0,
+        generation: 0,
+    },
+    ordinal: 0,
+};
+
+/// A handle on one project of a [`Store`](crate::Store): cheap to clone,
+/// `Send + Sync`; many threads may append and read at once.
+#[derive(Clone, Debug)]
+pub struct Project {
+    pub(crate) inner: Arc<ProjectInner>,
+    /// Keeps the store (its lock, its sync thread) alive while handles exist.
+    pub(crate) _store: Arc<StoreInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ProjectInner {
+    name: String,
+    dir: PathBuf,
+    opts: StoreOptions,
+    /// Partition length in µs.
+    partition_len: i64,
+    read_only: bool,
+    state: RwLock<State>,
+    damage: Mutex<Vec<Damage>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    segments: BTreeMap<SegmentId, Slot>,
+    /// Set by a failed `fsync`: the writer refuses writes from then on.
+    poisoned: Option<(PathBuf, String)>,
+    /// When sealing or retention is next due (µs).
+    next_check: i64,
+    /// Read-only stores: the directory's mtime at the last listing, and when we listed.
+    listed: Option<(SystemTime, SystemTime)>,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Active(ActiveSegment),
+    Sealed {
+        path: PathBuf,
+        /// Mapped on first use; `None` if the file is corrupt.
+        seg: OnceLock<Option<Arc<SealedSegment>>>,
+    },
+    /// A file that could not be opened; its ID stays taken.
+    Damaged(PathBuf),
+}
+
+impl Slot {
+    fn sealed(path: PathBuf) -> Slot {
+        Slot::Sealed {
+            path,
+            seg: OnceLock::new(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            Slot::Active(a) => &a.path,
+            Slot::Sealed { path, .. } | Slot::Damaged(path) => path,
+        }
+    }
+}
+
+/// One segment file of a project, as listed by [`Project::segments`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// The segment's identity.
+    pub id: SegmentId,
+    /// The file.
+    pub path: PathBuf,
+    /// Whether it is sealed (immutable).
+    pub sealed: bool,
+    /// Whether it could not be opened (see [`Project::damage`]).
+    pub damaged: bool,
+    /// The partition's time range.
+    pub partition: TimeRange,
+}
+
+impl ProjectInner {
+    /// Open the project in `dir`: recover its active segments, then seal
+    /// what is due and apply retention (writers only).
+    pub(crate) fn open(
+        name: &str,
+        dir: PathBuf,
+        opts: StoreOptions,
+        read_only: bool,
+    ) -> Result<Self> {
+        let partition_len = duration_micros(opts.partition);
+        let inner = ProjectInner {
+            name: name.to_owned(),
+            dir,
+            opts,
+            partition_len,
+            read_only,
+            state: RwLock::new(State::default()),
+            damage: Mutex::new(Vec::new()),
+        };
+        if read_only {
+            inner.refresh()?;
+        } else {
+            crate::fs::create_dir(&inner.dir)?;
+            let mut st = inner.state.write();
+            inner.list_dir(&mut st)?;
+            inner.maintain(&mut st, inner.now())?;
+        }
+        Ok(inner)
+    }
+
+    fn now(&self) -> Timestamp {
+        self.opts.clock.now()
+    }
+
+    fn horizon(&self, now: Timestamp) -> Timestamp {
+        now.saturating_sub(self.opts.retention)
+    }
+
+    fn partition_range(&self, p: u32) -> (i64, i64) {
+        let start = i64::from(p) * self.partition_len;
+        (start, start + self.partition_len)
+    }
+
+    fn partition_of(&self, t: Timestamp) -> Result<u32> {
+        let p = t.as_micros().div_euclid(self.partition_len);
+        u32::try_from(p).map_err(|_| Error::TimeOutOfRange { time: t })
+    }
+
+    fn note_damage(&self, d: Damage) {
+        let mut all = self.damage.lock();
+        if !all.contains(&d) {
+            all.push(d);
+        }
+    }
+
+    /// Read the directory into `st` (writer: once, at open; reader: when it changed).
+    fn list_dir(&self, st: &mut State) -> Result<()> {
+        let entries = fs::read_dir(&self.dir).map_err(Error::io("read directory", &self.dir))?;
+        let mut seen = BTreeMap::new();
+        for entry in entries {
+            let entry = entry.map_err(Error::io("read directory", &self.dir))?;
+            let name = entry.file_name();
+            let Some((id, ext)) = name.to_str().and_then(parse_segment_name) else {
+                continue; // Not ours: left alone, never deleted.
+            };
+            let path = entry.path();
+            // A `.seg` wins over a `.wal` of the same ID (the rename is atomic,
+            // so both exist only if something outside runlog made them).
+            if ext == ACTIVE_EXT && seen.contains_key(&id) {
+                continue;
+            }
+            seen.insert(id, (path, ext == ACTIVE_EXT));
+        }
+        // Forget segments whose files are gone (retention in another process).
+        st.segments.retain(|id, _| seen.contains_key(id));
+        for (id, (path, active)) in seen {
+            match st.segments.get(&id) {
+                Some(Slot::Sealed { .. }) | Some(Slot::Damaged(_)) => continue,
+                Some(Slot::Active(_)) if active => continue,
+                _ => {}
+            }
+            let slot = if active {
+                match recovery::recover_active(
+                    &self.dir,
+                    &path,
+                    id,
+                    self.partition_len as u64,
+                    self.read_only,
+                ) {
+                    Ok(Recovered::Active(seg, damage)) => {
+                        damage.into_iter().for_each(|d| self.note_damage(d));
+                        Slot::Active(seg)
+                    }
+                    Ok(Recovered::Sealed(path)) => Slot::sealed(path),
+                    Ok(Recovered::Empty) => continue,
+                    Err(e) => {
+                        self.note_damage(Damage::from_error(&path, &e));
+                        Slot::Damaged(path)
+                    }
+                }
+            } else {
+                Slot::sealed(path)
+            };
+            st.segments.insert(id, slot);
+        }
+        Ok(())
+    }
+
+    /// Read-only stores: pick up what the writer did since the last look.
+    fn refresh(&self) -> Result<()> {
+        if !self.read_only {
+            return Ok(());
+        }
+        let mtime = fs::metadata(&self.dir)
+            .and_then(|m| m.modified())
+            .map_err(Error::io("stat", &self.dir))?;
+        let relist = {
+            let st = self.state.read();
+            match st.listed {
+                None => true,
+                // Directory mtimes are coarse: a listing taken soon after a
+                // change may have missed a second change with the same mtime.
+                Some((seen, at)) => {
+                    seen != mtime || at.duration_since(mtime).is_ok_and(|d| d.as_secs() < 2)
+                }
+            }
+        };
+        let mut st = self.state.write();
+        if relist {
+            let now = SystemTime::now();
+            self.list_dir(&mut st)?;
+            st.listed = Some((mtime, now));
+        }
+        for slot in st.segments.values_mut() {
+            if let Slot::Active(seg) = slot {
+                for (offset, reason) in seg.refresh()? {
+                    self.note_damage(Damage {
+                        path: seg.path.clone(),
+                        offset,
+                        reason,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn seal_deadline(&self, seg: &ActiveSegment) -> i64 {
+        let (_, end) = self.partition_range(seg.id.partition);
+        end.max(seg.created.as_micros())
+            .saturating_add(duration_micros(self.opts.grace))
+    }
+
+    /// Seal what is due, apply retention, and schedule the next check.
+    fn maintain(&self, st: &mut State, now: Timestamp) -> Result<()> {
+        let mut first_err = None;
+        let due: Vec<SegmentId> = st
+            .segments
+            .iter()
+            .filter_map(|(id, slot)| match slot {
+                Slot::Active(seg) => {
+                    let newer = st
+                        .segments
+                        .range(*id..)
+                        .nth(1)
+                        .is_some_and(|(next, _)| next.partition == id.partition);
+                    (newer || self.seal_deadline(seg) <= now.as_micros()).then_some(*id)
+                }
+                _ => None,
+            })
+            .collect();
+        for id in due {
+            if let Err(e) = self.seal(st, id) {
+                if matches!(e, Error::Poisoned { .. }) {
+                    return Err(e);
+                }
+                first_err.get_or_insert(e);
+            }
+        }
+        self.apply_retention(st, now)?;
+        st.next_check = if first_err.is_some() {
+            now.as_micros().saturating_add(1_000_000)
+        } else {
+            self.next_deadline(st)
+        };
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn next_deadline(&self, st: &State) -> i64 {
+        let retention = duration_micros(self.opts.retention);
+        st.segments
+            .iter()
+            .map(|(id, slot)| {
+                let drop_at = self
+                    .partition_range(id.partition)
+                    .1
+                    .saturating_add(retention);
+                match slot {
+                    Slot::Active(seg) => self.seal_deadline(seg).min(drop_at),
+                    _ => drop_at,
+                }
+            })
+            .min()
+            .unwrap_or(i64::MAX)
+    }
+
+    fn seal(&self, st: &mut State, id: SegmentId) -> Result<()> {
+        let Some(Slot::Active(seg)) = st.segments.get_mut(&id) else {
+            return Ok(());
+        };
+        match seg.seal(&self.dir) {
+            Ok(path) => {
+                st.segments.insert(id, Slot::sealed(path));
+                Ok(())
+            }
+            Err(e) => {
+                if let Error::Poisoned { path, reason } = &e {
+                    st.poisoned = Some((path.clone(), reason.clone()));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn apply_retention(&self, st: &mut State, now: Timestamp) -> Result<usize> {
+        let horizon = self.horizon(now).as_micros();
+        let expired: Vec<SegmentId> = st
+            .segments
+            .keys()
+            .filter(|id| self.partition_range(id.partition).1 <= horizon)
+            .copied()
+            .collect();
+        for id in &expired {
+            if let Some(slot) = st.segments.remove(id) {
+                let path = slot.path().to_path_buf();
+                drop(slot);
+                match fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io("remove", &path)(e)),
+                }
+            }
+        }
+        if !expired.is_empty() {
+            crate::fs::sync_dir(&self.dir)?;
+        }
+        Ok(expired.len())
+    }
+
+    /// The writable segment of partition `p`, created if needed.
+    fn writable(&self, st: &mut State, p: u32, now: Timestamp) -> Result<SegmentId> {
+        let last = st
+            .segments
+            .range(
+                SegmentId {
+                    partition: p,
+                    generation: 0,
+                }..=SegmentId {
+                    partition: p,
+                    generation: u32::MAX,
+                },
+            )
+            .next_back();
+        match last {
+            Some((id, Slot::Active(_))) => Ok(*id),
+            Some((id, _)) => self.roll(st, *id, now),
+            None => self.create_active(
+                st,
+                SegmentId {
+                    partition: p,
+                    generation: 0,
+                },
+                now,
+            ),
+        }
+    }
+
+    /// Start the generation after `id` (the last of its partition), which is
+    /// full or sealed; a full one is sealed at the next check.
+    fn roll(&self, st: &mut State, id: SegmentId, now: Timestamp) -> Result<SegmentId> {
+        let generation = id
+            .generation
+            .checked_add(1)
+            .ok_or_else(|| Error::InvalidArgument {
+                what: "record",
+                reason: format!("partition {} has no generation left", id.partition),
+            })?;
+        let next = self.create_active(
+            st,
+            SegmentId {
+                partition: id.partition,
+                generation,
+            },
+            now,
+        )?;
+        st.next_check = st.next_check.min(now.as_micros());
+        Ok(next)
+    }
+
+    fn create_active(&self, st: &mut State, id: SegmentId, now: Timestamp) -> Result<SegmentId> {
+        let seg = ActiveSegment::create(&self.dir, id, self.partition_len as u64, now)?;
+        st.next_check = st.next_check.min(self.seal_deadline(&seg));
+        st.segments.insert(id, Slot::Active(seg));
+        Ok(id)
+    }
+
+    fn active_mut(st: &mut State, id: SegmentId) -> &mut ActiveSegment {
+        match st.segments.get_mut(&id) {
+            Some(Slot::Active(seg)) => seg,
+            // `writable` just returned this ID as active, under the same lock.
+            _ => unreachable!("segment {id:?} is not active"),
+        }
+    }
+
+    pub(crate) fn append_batch(&self, records: &[LogRecord]) -> Result<Vec<RecordId>> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.dir.clone(),
+            });
+        }
+        let now = self.now();
+        let horizon = self.horizon(now);
+        let limit = now.saturating_add(self.opts.max_future_skew);
+        let mut partitions = Vec::with_capacity(records.len());
+        for r in records {
+            r.validate()?;
+            if r.time < horizon {
+                return Err(Error::TooOld {
+                    time: r.time,
+                    horizon,
+                });
+            }
+            if r.time > limit {
+                return Err(Error::TooFarInFuture {
+                    time: r.time,
+                    limit,
+                });
+            }
+            partitions.push(self.partition_of(r.time)?);
+        }
+        let mut st = self.state.write();
+        if let Some((path, reason)) = &st.poisoned {
+            return Err(Error::Poisoned {
+                path: path.clone(),
+                reason: reason.clone(),
+            });
+        }
+        if now.as_micros() >= st.next_check {
+            // Sealing and retention are retried at the next check; the
+            // append itself does not depend on them, unless the writer is poisoned.
+            if let Err(e @ Error::Poisoned { .. }) = self.maintain(&mut st, now) {
+                return Err(e);
+            }
+        }
+
+        // Plan: encode each record into the buffer of its segment.
+        let mut plans: Vec<Plan> = Vec::new();
+        let mut ids = Vec::with_capacity(records.len());
+        let max_bytes = self.opts.max_segment_bytes;
+        for (r, &p) in records.iter().zip(&partitions) {
+            let len = format::frame_len(r) as u64;
+            let i = match plans.iter().rposition(|pl| pl.id.partition == p) {
+                Some(i) if plans[i].end_before + plans[i].buf.len() as u64 + len <= max_bytes => i,
+                found => {
+                    let id = match found {
+                        Some(i) => self.roll(&mut st, plans[i].id, now)?,
+                        None => {
+                            let id = self.writable(&mut st, p, now)?;
+                            let seg = Self::active_mut(&mut st, id);
+                            if seg.len() > 0 && seg.end() + len > max_bytes {
+                                self.roll(&mut st, id, now)?
+                            } else {
+                                id
+                            }
+                        }
+                    };
+                    let seg = Self::active_mut(&mut st, id);
+                    plans.push(Plan {
+                        id,
+                        end_before: seg.end(),
+                        first_ordinal: seg.next_ordinal(),
+                        buf: Vec::new(),
+                        frames: Vec::new(),
+                    });
+                    plans.len() - 1
+                }
+            };
+            let plan = &mut plans[i];
+            let ordinal = plan.first_ordinal + plan.frames.len() as u32;
+            let rel = plan.buf.len() as u32;
+            format::encode_frame(r, ordinal, &mut plan.buf);
+            plan.frames.push((rel, r.time.as_micros()));
+            ids.push(RecordId {
+                segment: plan.id,
+                ordinal,
+            });
+        }
+
+        // Write: all or nothing.
+        for (k, plan) in plans.iter().enumerate() {
+            if let Err(e) = Self::active_mut(&mut st, plan.id).append(&plan.buf, &plan.frames) {
+                for done in &plans[..k] {
+                    let _ = Self::active_mut(&mut st, done.id)
+                        .truncate_to(done.end_before, done.first_ordinal);
+                }
+                return Err(e);
+            }
+        }
+        if self.opts.sync == SyncPolicy::Always {
+            for plan in &plans {
+                if let Err(e) = Self::active_mut(&mut st, plan.id).sync() {
+                    return Err(self.poison(&mut st, e));
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    fn poison(&self, st: &mut State, e: Error) -> Error {
+        let (path, reason) = match &e {
+            Error::Io { path, source, .. } => (path.clone(), source.to_string()),
+            other => (self.dir.clone(), other.to_string()),
+        };
+        st.poisoned = Some((path.clone(), reason.clone()));
+        Error::Poisoned { path, reason }
+    }
+
+    /// `fsync` every active segment with unsynced data.
+    pub(crate) fn sync(&self) -> Result<()> {
+        if self.read_only {
+            return Ok(());
+        }
+        let mut st = self.state.write();
+        if let Some((path, reason)) = &st.poisoned {
+            return Err(Error::Poisoned {
+                path: path.clone(),
+                reason: reason.clone(),
+            });
+        }
+        let ids: Vec<SegmentId> = st
+            .segments
+            .iter()
+            .filter(|(_, s)| matches!(s, Slot::Active(seg) if seg.is_dirty()))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if let Err(e) = Self::active_mut(&mut st, id).sync() {
+                return Err(self.poison(&mut st, e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any active segment has unsynced data (cheap; for the sync thread).
+    pub(crate) fn is_dirty(&self) -> bool {
+        self.state
+            .read()
+            .segments
+            .values()
+            .any(|s| matches!(s, Slot::Active(seg) if seg.is_dirty()))
+    }
+
+    /// A view of `slot`, mapping a sealed segment on first use.
+    fn view<'s>(&self, id: SegmentId, slot: &'s Slot) -> Option<SegView<'s>> {
+        match slot {
+            Slot::Active(seg) => match seg.view() {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    self.note_damage(Damage::from_error(&seg.path, &e));
+                    None
+                }
+            },
+            Slot::Sealed { path, seg } => {
+                let loaded = seg.get_or_init(|| {
+                    match SealedSegment::open(path, id, self.partition_len as u64) {
+                        Ok(s) => Some(Arc::new(s)),
+                        Err(e) => {
+                            self.note_damage(Damage::from_error(path, &e));
+                            None
+                        }
+                    }
+                });
+                loaded.as_ref().map(|s| s.view())
+            }
+            Slot::Damaged(_) => None,
+        }
+    }
+
+    /// Up to `limit` records in `range` sorting below `before`, newest
+    /// first, appended to `out`. Returns whether the range is exhausted.
+    pub(crate) fn page(
+        &self,
+        range: TimeRange,
+        before: Option<(Timestamp, RecordId)>,
+        limit: usize,
+        out: &mut Vec<StoredRecord>,
+    ) -> Result<bool> {
+        self.refresh()?;
+        let from = range.from.max(self.horizon(self.now())).as_micros();
+        let mut upper = (range.to.as_micros(), MIN_ID);
+        if let Some((t, id)) = before {
+            upper = upper.min((t.as_micros(), id));
+        }
+        let st = self.state.read();
+        let mut slots = st.segments.iter().rev().peekable();
+        while let Some((id, slot)) = slots.next() {
+            let (start, end) = self.partition_range(id.partition);
+            let mut group = vec![(*id, slot)];
+            while let Some((next, s)) = slots.next_if(|(next, _)| next.partition == id.partition) {
+                group.push((*next, s));
+            }
+            if start > upper.0 {
+                continue;
+            }
+            if end <= from {
+                return Ok(true);
+            }
+            let views: Vec<SegView<'_>> = group
+                .iter()
+                .filter_map(|(id, s)| self.view(*id, s))
+                .collect();
+            let mut heads: Vec<usize> = views
+                .iter()
+                .map(|v| v.position_below(upper.0, upper.1))
+                .collect();
+            loop {
+                // The view whose next record (going down) sorts highest.
+                let mut best: Option<(i64, RecordId, usize)> = None;
+                for (k, v) in views.iter().enumerate() {
+                    if heads[k] == 0 {
+                        continue;
+                    }
+                    let ord = v.order(heads[k] - 1);
+                    let key = (
+                        v.time(ord),
+                        RecordId {
+                            segment: v.id,
+                            ordinal: ord,
+                        },
+                    );
+                    if key.0 >= from && best.is_none_or(|b| (b.0, b.1) < key) {
+                        best = Some((key.0, key.1, k));
+                    }
+                }
+                let Some((_, rid, k)) = best else { break };
+                heads[k] -= 1;
+                match views[k].read(rid.ordinal, false) {
+                    Ok(rec) => out.push(rec),
+                    Err(e) => self.note_damage(Damage::from_error(views[k].path, &e)),
+                }
+                if out.len() >= limit {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn get(&self, id: RecordId) -> Result<Option<StoredRecord>> {
+        self.refresh()?;
+        let horizon = self.horizon(self.now());
+        let st = self.state.read();
+        let Some(slot) = st.segments.get(&id.segment) else {
+            return Ok(None);
+        };
+        let Some(view) = self.view(id.segment, slot) else {
+            return Ok(None);
+        };
+        if view.offset(id.ordinal).is_none() {
+            return Ok(None);
+        }
+        let rec = view.read(id.ordinal, true)?;
+        Ok((rec.record.time >= horizon).then_some(rec))
+    }
+
+    pub(crate) fn seal_due(&self) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.dir.clone(),
+            });
+        }
+        let mut st = self.state.write();
+        self.maintain(&mut st, self.now())
+    }
+
+    pub(crate) fn enforce_retention(&self) -> Result<usize> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.dir.clone(),
+            });
+        }
+        let mut st = self.state.write();
+        let now = self.now();
+        let n = self.apply_retention(&mut st, now)?;
+        st.next_check = st.next_check.min(self.next_deadline(&st));
+        Ok(n)
+    }
+
+    pub(crate) fn verify(&self) -> Result<VerifyReport> {
+        self.refresh()?;
+        let files: Vec<(SegmentId, PathBuf, bool)> = {
+            let st = self.state.read();
+            st.segments
+                .iter()
+                .map(|(id, slot)| {
+                    (
+                        *id,
+                        slot.path().to_path_buf(),
+                        !matches!(slot, Slot::Active(_)),
+                    )
+                })
+                .collect()
+        };
+        let mut report = VerifyReport::default();
+        for (id, path, sealed) in files {
+            report.merge(recovery::verify_file(
+                &path,
+                id,
+                self.partition_len as u64,
+                sealed,
+            ));
+        }
+        Ok(report)
+    }
+
+    pub(crate) fn segments(&self) -> Result<Vec<SegmentInfo>> {
+        self.refresh()?;
+        let st = self.state.read();
+        Ok(st
+            .segments
+            .iter()
+            .map(|(id, slot)| {
+                let (start, end) = self.partition_range(id.partition);
+                SegmentInfo {
+                    id: *id,
+                    path: slot.path().to_path_buf(),
+                    sealed: matches!(slot, Slot::Sealed { .. }),
+                    damaged: match slot {
+                        Slot::Damaged(_) => true,
+                        Slot::Sealed { seg, .. } => matches!(seg.get(), Some(None)),
+                        Slot::Active(_) => false,
+                    },
+                    partition: TimeRange {
+                        from: Timestamp::from_micros(start),
+                        to: Timestamp::from_micros(end),
+                    },
+                }
+            })
+            .collect())
+    }
+}
+
+struct Plan {
+    id: SegmentId,
+    end_before: u64,
+    first_ordinal: u32,
+    buf: Vec<u8>,
+    frames: Vec<(u32, i64)>,
+}
+
+impl Project {
+    /// The project's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The project's directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Append one record; returns its ID once the record is written to the
+    /// operating system (and synced, under [`SyncPolicy::Always`]).
+    ///
+    /// Refused, with nothing written: a field over its limit
+    /// ([`Error::FieldTooLarge`]), a time older than the retention horizon
+    /// ([`Error::TooOld`]) or too far in the future ([`Error::TooFarInFuture`]).
+    pub fn append(&self, record: &LogRecord) -> Result<RecordId> {
+        let ids = self.inner.append_batch(std::slice::from_ref(record))?;
+        ids.into_iter()
+            .next()
+            .ok_or_else(|| Error::InvalidArgument {
+                what: "append",
+                reason: "no record written".into(),
+            })
+    }
+
+    /// Append records in one write per segment; all or nothing: if any
+    /// record is refused or a write fails, none is stored. Returns the IDs
+    /// in the order given.
+    pub fn append_batch(&self, records: &[LogRecord]) -> Result<Vec<RecordId>> {
+        self.inner.append_batch(records)
+    }
+
+    /// Make everything appended so far survive a power loss.
+    pub fn sync(&self) -> Result<()> {
+        self.inner.sync()
+    }
+
+    /// One record with its detail, by ID; `None` if the project has no
+    /// such record (or it is past the retention horizon).
+    pub fn get(&self, id: RecordId) -> Result<Option<StoredRecord>> {
+        self.inner.get(id)
+    }
+
+    /// Every record in `range`, newest first (ties by [`RecordId`],
+    /// highest first), without details. The iterator reads in pages and
+    /// holds no lock between them; records appended meanwhile that sort
+    /// below the last one returned are included.
+    pub fn scan(&self, range: TimeRange) -> Records {
+        Records {
+            project: self.clone(),
+            range,
+            before: None,
+            buf: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// Seal every segment whose partition (plus grace) is over, and apply
+    /// retention. Appends do this by themselves when due; call it when
+    /// no appends come, e.g. from a timer.
+    pub fn seal_due(&self) -> Result<()> {
+        self.inner.seal_due()
+    }
+
+    /// Delete every segment whose whole partition is older than the
+    /// retention horizon; returns how many were deleted.
+    pub fn enforce_retention(&self) -> Result<usize> {
+        self.inner.enforce_retention()
+    }
+
+    /// Check every checksum of every segment file.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        self.inner.verify()
+    }
+
+    /// The project's segment files.
+    pub fn segments(&self) -> Result<Vec<SegmentInfo>> {
+        self.inner.segments()
+    }
+
+    /// Problems found so far (by recovery or reads): corrupt regions that
+    /// were skipped and files set aside. Reads never return their data.
+    pub fn damage(&self) -> Vec<Damage> {
+        self.inner.damage.lock().clone()
+    }
+}
+
+/// Iterator over records newest first; see [`Project::scan`].
+#[derive(Debug)]
+pub struct Records {
+    project: Project,
+    range: TimeRange,
+    before: Option<(Timestamp, RecordId)>,
+    /// The current page, reversed (so `pop` gives the next record).
+    buf: Vec<StoredRecord>,
+    done: bool,
+}
+
+impl Iterator for Records {
+    type Item = Result<StoredRecord>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.buf.is_empty() && !self.done {
+            let mut page = Vec::new();
+            match self
+                .project
+                .inner
+                .page(self.range, self.before, 512, &mut page)
+            {
+                Ok(exhausted) => self.done = exhausted,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+            if let Some(last) = page.last() {
+                self.before = Some((last.record.time, last.id));
+            } else {
+                self.done = true;
+            }
+            page.reverse();
+            self.buf = page;
+        }
+        self.buf.pop().map(Ok)
+    }
+}

@@ -1,0 +1,465 @@
+//! The log record model: [`LogRecord`], [`Level`], [`RecordId`] and the
+//! documented size limits of every field.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::time::Timestamp;
+
+/// Most bytes (UTF-8) in `job_id`.
+pub const MAX_JOB_ID_BYTES: usize = 128;
+/// Most bytes in each name field: `flow`, `component`, `action`, `category`,
+/// `env`, `app`, `version`.
+pub const MAX_NAME_BYTES: usize = 256;
+/// Most bytes in `content`, the summary shown in lists.
+pub const MAX_CONTENT_BYTES: usize = 16 * 1024;
+/// Most bytes in `detail`, the full message data.
+pub const MAX_DETAIL_BYTES: usize = 4 * 1024 * 1024;
+
+/// Severity of a log record, ordered `Debug < Info < Warn < Error`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[repr(u8)]
+pub enum Level {
+    /// Diagnostic detail.
+    Debug = 0,
+    /// Normal progress.
+    #[default]
+    Info = 1,
+    /// Something unexpected that did not stop the job.
+    Warn = 2,
+    /// A failure.
+    Error = 3,
+}
+
+impl Level {
+    /// Every level, lowest first.
+    pub const ALL: [Level; 4] = [Level::Debug, Level::Info, Level::Warn, Level::Error];
+
+    /// The level's one-byte code on disk.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The level with this on-disk code.
+    pub const fn from_code(code: u8) -> Option<Level> {
+        match code {
+            0 => Some(Level::Debug),
+            1 => Some(Level::Info),
+            2 => Some(Level::Warn),
+            3 => Some(Level::Error),
+            _ => None,
+        }
+    }
+
+    /// Upper-case name, as shown in consoles: `DEBUG`, `INFO`, `WARN`, `ERROR`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Level {
+    type Err = Error;
+    /// Case-insensitive: `debug`, `info`, `warn`/`warning`, `error`.
+    fn from_str(s: &str) -> Result<Level> {
+        match s.to_ascii_lowercase().as_str() {
+            "debug" => Ok(Level::Debug),
+            "info" => Ok(Level::Info),
+            "warn" | "warning" => Ok(Level::Warn),
+            "error" => Ok(Level::Error),
+            _ => Err(Error::InvalidArgument {
+                what: "level",
+                reason: format!("unknown level {s:?}; expected debug, info, warn or error"),
+            }),
+        }
+    }
+}
+
+/// A field of a [`LogRecord`], named in errors about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// `job_id`
+    JobId,
+    /// `flow`
+    Flow,
+    /// `component`
+    Component,
+    /// `action`
+    Action,
+    /// `category`
+    Category,
+    /// `env`
+    Env,
+    /// `app`
+    App,
+    /// `version`
+    Version,
+    /// `content`
+    Content,
+    /// `detail`
+    Detail,
+}
+
+impl Field {
+    /// The field's name as written in [`LogRecord`].
+    pub const fn name(self) -> &'static str {
+        match self {
+            Field::JobId => "job_id",
+            Field::Flow => "flow",
+            Field::Component => "component",
+            Field::Action => "action",
+            Field::Category => "category",
+            Field::Env => "env",
+            Field::App => "app",
+            Field::Version => "version",
+            Field::Content => "content",
+            Field::Detail => "detail",
+        }
+    }
+
+    /// The most bytes the field may hold.
+    pub const fn max_bytes(self) -> usize {
+        match self {
+            Field::JobId => MAX_JOB_ID_BYTES,
+            Field::Content => MAX_CONTENT_BYTES,
+            Field::Detail => MAX_DETAIL_BYTES,
+            _ => MAX_NAME_BYTES,
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One log line written by a flow execution.
+///
+/// Build one with [`LogRecord::new`] and the chained setters, or with a
+/// struct literal over [`Default`].
+///
+/// ```
+/// use runlog::{Level, LogRecord, Timestamp};
+/// let r = LogRecord::new(Timestamp::from_secs(1_700_000_000), Level::Warn, "job-42", "retrying POST /orders")
+///     .flow("sync-orders")
+///     .component("HTTP")
+///     .env("prod");
+/// assert_eq!(r.attempt, 1);
+/// assert!(r.validate().is_ok());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// Running time: when the log was generated.
+    pub time: Timestamp,
+    /// Severity.
+    pub level: Level,
+    /// ID of the execution (job) that generated it.
+    pub job_id: String,
+    /// Flow name.
+    pub flow: String,
+    /// Component or connector that generated it.
+    pub component: String,
+    /// Action performed when the log was generated.
+    pub action: String,
+    /// Logger category, or the default output event.
+    pub category: String,
+    /// Environment the app runs in (`test`, `prod`, …).
+    pub env: String,
+    /// Integration app.
+    pub app: String,
+    /// App version.
+    pub version: String,
+    /// Which try of the job wrote it; 1 for the first run.
+    pub attempt: u32,
+    /// Summary shown in lists.
+    pub content: String,
+    /// Full message data shown in the details view.
+    pub detail: Option<String>,
+}
+
+impl Default for LogRecord {
+    fn default() -> Self {
+        LogRecord {
+            time: Timestamp::from_micros(0),
+            level: Level::Info,
+            job_id: String::new(),
+            flow: String::new(),
+            component: String::new(),
+            action: String::new(),
+            category: String::new(),
+            env: String::new(),
+            app: String::new(),
+            version: String::new(),
+            attempt: 1,
+            content: String::new(),
+            detail: None,
+        }
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        $(
+            $(#[$doc])*
+            #[must_use]
+            pub fn $name(mut self, value: impl Into<String>) -> Self {
+                self.$name = value.into();
+                self
+            }
+        )*
+    };
+}
+
+impl LogRecord {
+    /// A record of attempt 1 with the given time, level, job and content; the other fields empty.
+    pub fn new(
+        time: Timestamp,
+        level: Level,
+        job_id: impl Into<String>,
+        content: impl Into<String>,
+    ) -> Self {
+        LogRecord {
+            time,
+            level,
+            job_id: job_id.into(),
+            content: content.into(),
+            ..LogRecord::default()
+        }
+    }
+
+    setters! {
+        /// Set `flow`.
+        flow,
+        /// Set `component`.
+        component,
+        /// Set `action`.
+        action,
+        /// Set `category`.
+        category,
+        /// Set `env`.
+        env,
+        /// Set `app`.
+        app,
+        /// Set `version`.
+        version,
+    }
+
+    /// Set `attempt`.
+    #[must_use]
+    pub fn attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt;
+        self
+    }
+
+    /// Set `detail`.
+    #[must_use]
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// The value of a text field (`detail` reads as empty when absent).
+    pub fn field(&self, field: Field) -> &str {
+        match field {
+            Field::JobId => &self.job_id,
+            Field::Flow => &self.flow,
+            Field::Component => &self.component,
+            Field::Action => &self.action,
+            Field::Category => &self.category,
+            Field::Env => &self.env,
+            Field::App => &self.app,
+            Field::Version => &self.version,
+            Field::Content => &self.content,
+            Field::Detail => self.detail.as_deref().unwrap_or(""),
+        }
+    }
+
+    /// Check every field against its size limit; [`Error::FieldTooLarge`] names the first one over.
+    pub fn validate(&self) -> Result<()> {
+        const FIELDS: [Field; 10] = [
+            Field::JobId,
+            Field::Flow,
+            Field::Component,
+            Field::Action,
+            Field::Category,
+            Field::Env,
+            Field::App,
+            Field::Version,
+            Field::Content,
+            Field::Detail,
+        ];
+        for field in FIELDS {
+            let len = self.field(field).len();
+            if len > field.max_bytes() {
+                return Err(Error::FieldTooLarge {
+                    field,
+                    len,
+                    max: field.max_bytes(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Identifies one segment file: its time partition and its generation
+/// within that partition (a partition gets a new generation when a record
+/// arrives after the partition was sealed, or when a segment fills up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SegmentId {
+    /// Index of the time partition: partition start = index × partition length.
+    pub partition: u32,
+    /// Generation within the partition, from 0.
+    pub generation: u32,
+}
+
+/// The stable identity of a stored record, for its whole life.
+///
+/// It orders records the way runlog breaks ties between records of the
+/// same time: by segment, then by the order of appending. Its text form is
+/// `partition.generation.ordinal`.
+///
+/// ```
+/// use runlog::RecordId;
+/// let id: RecordId = "472222.0.17".parse()?;
+/// assert_eq!(id.to_string(), "472222.0.17");
+/// assert!("nonsense".parse::<RecordId>().is_err());
+/// # Ok::<(), runlog::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RecordId {
+    /// The segment holding the record.
+    pub segment: SegmentId,
+    /// Position of the record in its segment, from 0.
+    pub ordinal: u32,
+}
+
+impl fmt::Display for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{}.{}",
+            self.segment.partition, self.segment.generation, self.ordinal
+        )
+    }
+}
+
+impl FromStr for RecordId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<RecordId> {
+        let bad = || Error::InvalidArgument {
+            what: "record id",
+            reason: format!("{s:?} is not of the form partition.generation.ordinal"),
+        };
+        let mut parts = s.split('.');
+        let mut next = || -> Result<u32> {
+            let p = parts.next().ok_or_else(bad)?;
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            p.parse().map_err(|_| bad())
+        };
+        let (partition, generation, ordinal) = (next()?, next()?, next()?);
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        Ok(RecordId {
+            segment: SegmentId {
+                partition,
+                generation,
+            },
+            ordinal,
+        })
+    }
+}
+
+/// A record as read back from the store, with its identity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRecord {
+    /// Where the record lives; pass it to `Project::get` for the details.
+    pub id: RecordId,
+    /// The record. Listing reads leave `detail` as `None`; see `has_detail`.
+    pub record: LogRecord,
+    /// Whether the stored record has a `detail` (read it with `Project::get`).
+    pub has_detail: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_order_and_parse() {
+        assert!(Level::Debug < Level::Info && Level::Warn < Level::Error);
+        for l in Level::ALL {
+            assert_eq!(Level::from_code(l.code()), Some(l));
+            assert_eq!(l.as_str().parse::<Level>().unwrap(), l);
+        }
+        assert_eq!(Level::from_code(4), None);
+        assert!("fatal".parse::<Level>().is_err());
+    }
+
+    #[test]
+    fn oversized_fields_are_named() {
+        let mut r = LogRecord::new(Timestamp::from_secs(1), Level::Info, "j", "c");
+        r.env = "e".repeat(MAX_NAME_BYTES + 1);
+        match r.validate() {
+            Err(Error::FieldTooLarge { field, len, max }) => {
+                assert_eq!(
+                    (field, len, max),
+                    (Field::Env, MAX_NAME_BYTES + 1, MAX_NAME_BYTES)
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        r.env = "e".repeat(MAX_NAME_BYTES);
+        assert!(r.validate().is_ok());
+        r.detail = Some("d".repeat(MAX_DETAIL_BYTES + 1));
+        assert!(matches!(
+            r.validate(),
+            Err(Error::FieldTooLarge {
+                field: Field::Detail,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn record_id_text_round_trip() {
+        let id = RecordId {
+            segment: SegmentId {
+                partition: u32::MAX,
+                generation: 3,
+            },
+            ordinal: 9,
+        };
+        assert_eq!(id.to_string().parse::<RecordId>().unwrap(), id);
+        for bad in [
+            "",
+            "1.2",
+            "1.2.3.4",
+            "1.-2.3",
+            "a.b.c",
+            "1.2.99999999999",
+            "+1.2.3",
+        ] {
+            assert!(bad.parse::<RecordId>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,964 @@
+//! The byte layout of a segment file, and its pure encode/decode.
+//!
+//! Nothing here touches a file: every function takes or returns bytes, so
+//! the format can be unit-tested, fuzzed and run under miri. All integers
+//! are little-endian.
+//!
+//! # A segment file
+//!
+//! ```text
+//! +--------+---------+---------+-----+---------+------------+---------+
+//! | header | frame 0 | frame 1 | ... | frame n | seal block | trailer |
+//! +--------+---------+---------+-----+---------+------------+---------+
+//!  64 B                                          (sealed files only)
+//! ```
+//!
+//! An *active* segment (`*.wal`) is a header followed by frames, appended
+//! to. Sealing appends the seal block and the trailer, syncs, and renames
+//! the file to `*.seg`; from then on it is never written again and is read
+//! through a memory map, opening in constant time from its trailer.
+//!
+//! ## Header (64 bytes)
+//!
+//! | offset | size | field |
+//! |-------:|-----:|-------|
+//! | 0  | 8 | magic `RUNLOGSG` |
+//! | 8  | 2 | format version, `1` |
+//! | 10 | 1 | layout: `0` = plain frames (other values reserved for a compressed block layout) |
+//! | 11 | 1 | reserved, 0 |
+//! | 12 | 4 | partition index (partition start = index × partition length) |
+//! | 16 | 4 | generation within the partition |
+//! | 20 | 8 | partition length, microseconds |
+//! | 28 | 8 | creation time, microseconds since the epoch |
+//! | 36 | 24 | reserved, 0 |
+//! | 60 | 4 | CRC32 of bytes 0..60 |
+//!
+//! ## Frame (20-byte head, then the body)
+//!
+//! | offset | size | field |
+//! |-------:|-----:|-------|
+//! | 0  | 4 | summary length `S` (`0xFFFF_FFFF` marks the seal block instead) |
+//! | 4  | 4 | detail length `D` |
+//! | 8  | 4 | ordinal: the record's number in this segment |
+//! | 12 | 4 | CRC32 of the detail bytes |
+//! | 16 | 4 | CRC32 of bytes 0..16 followed by the summary |
+//! | 20 | S | summary (below) |
+//! | 20+S | D | detail, UTF-8 |
+//!
+//! The head CRC covers the lengths, so a corrupt length is caught before it
+//! is trusted; the detail has its own CRC so listing a record never reads
+//! its detail.
+//!
+//! ## Summary
+//!
+//! | offset | size | field |
+//! |-------:|-----:|-------|
+//! | 0  | 8 | time, microseconds since the epoch (i64) |
+//! | 8  | 1 | level: 0 Debug, 1 Info, 2 Warn, 3 Error |
+//! | 9  | 1 | flags: bit 0 = has detail; other bits 0 |
+//! | 10 | 4 | attempt |
+//! | 14 | … | nine strings, each a u16 length and UTF-8 bytes: job_id, flow, component, action, category, env, app, version, content |
+//!
+//! ## Seal block and trailer
+//!
+//! With `N` = slots (highest ordinal + 1) and `L` = frames present:
+//!
+//! | offset | size | field |
+//! |-------:|-----:|-------|
+//! | 0 | 4 | `0xFFFF_FFFF` marker |
+//! | 4 | 8·N | time of each ordinal (i64; 0 for a missing ordinal) |
+//! | 4+8N | 4·N | file offset of each ordinal's frame (`0xFFFF_FFFF` if missing) |
+//! | 4+12N | 4·L | ordinals sorted by (time, ordinal) |
+//!
+//! Trailer (64 bytes, the end of the file):
+//!
+//! | offset | size | field |
+//! |-------:|-----:|-------|
+//! | 0  | 8 | magic `RLSEALED` |
+//! | 8  | 8 | offset of the seal block (= end of the frames) |
+//! | 16 | 4 | slots `N` |
+//! | 20 | 4 | frames present `L` |
+//! | 24 | 8 | smallest record time |
+//! | 32 | 8 | largest record time |
+//! | 40 | 4 | CRC32 of the seal block |
+//! | 44 | 1 | layout, as in the header |
+//! | 45 | 15 | reserved, 0 |
+//! | 60 | 4 | CRC32 of bytes 0..60 |
+
+use crate::record::{
+    Level, LogRecord, MAX_CONTENT_BYTES, MAX_DETAIL_BYTES, MAX_JOB_ID_BYTES, MAX_NAME_BYTES,
+};
+use crate::time::Timestamp;
+
+/// Magic number at the start of every segment file.
+pub const SEGMENT_MAGIC: [u8; 8] = *b"RUNLOGSG";
+/// Magic number at the start of a sealed segment's trailer.
+pub const TRAILER_MAGIC: [u8; 8] = *b"RLSEALED";
+/// The on-disk format version this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+/// Layout code of plain (uncompressed) frames.
+pub const LAYOUT_FRAMES: u8 = 0;
+
+const H_MAGIC: usize = 0;
+const H_VERSION: usize = H_MAGIC + 8;
+const H_LAYOUT: usize = H_VERSION + 2;
+const H_PARTITION: usize = H_LAYOUT + 2;
+const H_GENERATION: usize = H_PARTITION + 4;
+const H_PARTITION_LEN: usize = H_GENERATION + 4;
+const H_CREATED: usize = H_PARTITION_LEN + 8;
+const H_CRC: usize = 60;
+/// Length of the segment header.
+pub const HEADER_LEN: usize = H_CRC + 4;
+
+const F_SUMMARY_LEN: usize = 0;
+const F_DETAIL_LEN: usize = F_SUMMARY_LEN + 4;
+const F_ORDINAL: usize = F_DETAIL_LEN + 4;
+const F_DETAIL_CRC: usize = F_ORDINAL + 4;
+const F_HEAD_CRC: usize = F_DETAIL_CRC + 4;
+/// Length of a frame's head.
+pub const FRAME_HEAD_LEN: usize = F_HEAD_CRC + 4;
+/// Value of the summary-length field that marks the seal block.
+pub const SEAL_MARKER: u32 = u32::MAX;
+
+const S_TIME: usize = 0;
+const S_LEVEL: usize = S_TIME + 8;
+const S_FLAGS: usize = S_LEVEL + 1;
+const S_ATTEMPT: usize = S_FLAGS + 1;
+const S_STRINGS: usize = S_ATTEMPT + 4;
+const FLAG_HAS_DETAIL: u8 = 1;
+/// Longest summary a valid frame can hold.
+pub const MAX_SUMMARY_LEN: usize =
+    S_STRINGS + 9 * 2 + MAX_JOB_ID_BYTES + 7 * MAX_NAME_BYTES + MAX_CONTENT_BYTES;
+
+const T_MAGIC: usize = 0;
+const T_BLOCK_OFFSET: usize = T_MAGIC + 8;
+const T_SLOTS: usize = T_BLOCK_OFFSET + 8;
+const T_LIVE: usize = T_SLOTS + 4;
+const T_MIN_TIME: usize = T_LIVE + 4;
+const T_MAX_TIME: usize = T_MIN_TIME + 8;
+const T_BLOCK_CRC: usize = T_MAX_TIME + 8;
+const T_LAYOUT: usize = T_BLOCK_CRC + 4;
+const T_CRC: usize = 60;
+/// Length of a sealed segment's trailer.
+pub const TRAILER_LEN: usize = T_CRC + 4;
+
+/// Offset value of a missing ordinal in the seal block.
+pub const MISSING: u32 = u32::MAX;
+
+/// Why bytes failed to decode, relative to the start of the buffer given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Bad bytes at `offset`.
+    Corrupt {
+        /// Offset of the first bad byte.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A header of a format version this build does not read.
+    Version {
+        /// The version found.
+        found: u16,
+    },
+}
+
+impl DecodeError {
+    fn at(offset: usize, reason: impl Into<String>) -> Self {
+        DecodeError::Corrupt {
+            offset: offset as u64,
+            reason: reason.into(),
+        }
+    }
+
+    /// Shift the offset by `base` (for errors inside a larger file).
+    pub fn shifted(self, base: u64) -> Self {
+        match self {
+            DecodeError::Corrupt { offset, reason } => DecodeError::Corrupt {
+                offset: offset + base,
+                reason,
+            },
+            v => v,
+        }
+    }
+
+    /// As a runlog [`Error`](crate::Error) about `path`.
+    pub fn into_error(self, path: &std::path::Path) -> crate::Error {
+        match self {
+            DecodeError::Corrupt { offset, reason } => crate::Error::corrupt(path, offset, reason),
+            DecodeError::Version { found } => crate::Error::UnsupportedVersion {
+                path: path.to_path_buf(),
+                found,
+                supported: FORMAT_VERSION,
+            },
+        }
+    }
+}
+
+pub(crate) fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+pub(crate) fn i64_at(b: &[u8], at: usize) -> i64 {
+    u64_at(b, at) as i64
+}
+
+/// What a segment header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentHeader {
+    /// Layout code ([`LAYOUT_FRAMES`]).
+    pub layout: u8,
+    /// Partition index.
+    pub partition: u32,
+    /// Generation within the partition.
+    pub generation: u32,
+    /// Partition length in microseconds.
+    pub partition_len: u64,
+    /// When the segment was created.
+    pub created: Timestamp,
+}
+
+/// The 64 header bytes for `h`.
+pub fn encode_header(h: &SegmentHeader) -> [u8; HEADER_LEN] {
+    let mut b = [0u8; HEADER_LEN];
+    b[H_MAGIC..H_MAGIC + 8].copy_from_slice(&SEGMENT_MAGIC);
+    b[H_VERSION..H_VERSION + 2].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    b[H_LAYOUT] = h.layout;
+    b[H_PARTITION..H_PARTITION + 4].copy_from_slice(&h.partition.to_le_bytes());
+    b[H_GENERATION..H_GENERATION + 4].copy_from_slice(&h.generation.to_le_bytes());
+    b[H_PARTITION_LEN..H_PARTITION_LEN + 8].copy_from_slice(&h.partition_len.to_le_bytes());
+    b[H_CREATED..H_CREATED + 8].copy_from_slice(&h.created.as_micros().to_le_bytes());
+    let crc = crc32fast::hash(&b[..H_CRC]);
+    b[H_CRC..].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Decode and check a header from the first bytes of a segment file.
+pub fn decode_header(b: &[u8]) -> Result<SegmentHeader, DecodeError> {
+    if b.len() < HEADER_LEN {
+        return Err(DecodeError::at(
+            b.len(),
+            format!("file ends inside the {HEADER_LEN}-byte header"),
+        ));
+    }
+    if b[H_MAGIC..H_MAGIC + 8] != SEGMENT_MAGIC {
+        return Err(DecodeError::at(
+            0,
+            "not a runlog segment (bad magic number)",
+        ));
+    }
+    if crc32fast::hash(&b[..H_CRC]) != u32_at(b, H_CRC) {
+        return Err(DecodeError::at(H_CRC, "header checksum mismatch"));
+    }
+    let version = u16_at(b, H_VERSION);
+    if version != FORMAT_VERSION {
+        return Err(DecodeError::Version { found: version });
+    }
+    let layout = b[H_LAYOUT];
+    if layout != LAYOUT_FRAMES {
+        return Err(DecodeError::at(
+            H_LAYOUT,
+            format!("unknown layout {layout}"),
+        ));
+    }
+    let partition_len = u64_at(b, H_PARTITION_LEN);
+    if partition_len == 0 {
+        return Err(DecodeError::at(H_PARTITION_LEN, "partition length is zero"));
+    }
+    Ok(SegmentHeader {
+        layout,
+        partition: u32_at(b, H_PARTITION),
+        generation: u32_at(b, H_GENERATION),
+        partition_len,
+        created: Timestamp::from_micros(i64_at(b, H_CREATED)),
+    })
+}
+
+/// The length of the frame [`encode_frame`] writes for `r`.
+pub fn frame_len(r: &LogRecord) -> usize {
+    FRAME_HEAD_LEN
+        + S_STRINGS
+        + 9 * 2
+        + [
+            &r.job_id,
+            &r.flow,
+            &r.component,
+            &r.action,
+            &r.category,
+            &r.env,
+            &r.app,
+            &r.version,
+            &r.content,
+        ]
+        .iter()
+        .map(|s| s.len())
+        .sum::<usize>()
+        + r.detail.as_ref().map_or(0, |d| d.len())
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    // Lengths were checked by `LogRecord::validate`; every field fits a u16.
+    let len = u16::try_from(s.len()).unwrap_or(u16::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&s.as_bytes()[..usize::from(len)]);
+}
+
+/// Append the frame of `r` (already validated) with `ordinal` to `out`;
+/// returns the frame's length.
+pub fn encode_frame(r: &LogRecord, ordinal: u32, out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; FRAME_HEAD_LEN]);
+    let summary_start = out.len();
+    out.extend_from_slice(&r.time.as_micros().to_le_bytes());
+    out.push(r.level.code());
+    out.push(if r.detail.is_some() {
+        FLAG_HAS_DETAIL
+    } else {
+        0
+    });
+    out.extend_from_slice(&r.attempt.to_le_bytes());
+    for s in [
+        &r.job_id,
+        &r.flow,
+        &r.component,
+        &r.action,
+        &r.category,
+        &r.env,
+        &r.app,
+        &r.version,
+        &r.content,
+    ] {
+        put_str(out, s);
+    }
+    let summary_len = (out.len() - summary_start) as u32;
+    let detail = r.detail.as_deref().unwrap_or("").as_bytes();
+    out.extend_from_slice(detail);
+    let head = &mut out[start..summary_start];
+    head[F_SUMMARY_LEN..F_SUMMARY_LEN + 4].copy_from_slice(&summary_len.to_le_bytes());
+    head[F_DETAIL_LEN..F_DETAIL_LEN + 4].copy_from_slice(&(detail.len() as u32).to_le_bytes());
+    head[F_ORDINAL..F_ORDINAL + 4].copy_from_slice(&ordinal.to_le_bytes());
+    head[F_DETAIL_CRC..F_DETAIL_CRC + 4].copy_from_slice(&crc32fast::hash(detail).to_le_bytes());
+    let mut h = crc32fast::Hasher::new();
+    h.update(&out[start..start + F_HEAD_CRC]);
+    h.update(&out[summary_start..summary_start + summary_len as usize]);
+    let crc = h.finalize();
+    out[start + F_HEAD_CRC..start + FRAME_HEAD_LEN].copy_from_slice(&crc.to_le_bytes());
+    out.len() - start
+}
+
+/// A frame located in a buffer, with its head checksum verified.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    /// The record's ordinal.
+    pub ordinal: u32,
+    /// Summary bytes.
+    pub summary: &'a [u8],
+    /// Detail bytes (not yet checked; see [`Frame::check_detail`]).
+    pub detail: &'a [u8],
+    detail_crc: u32,
+}
+
+impl Frame<'_> {
+    /// Whole frame length in bytes.
+    #[allow(clippy::len_without_is_empty)] // A frame is never empty.
+    pub fn len(&self) -> usize {
+        FRAME_HEAD_LEN + self.summary.len() + self.detail.len()
+    }
+
+    /// The record time, read from the summary.
+    pub fn time(&self) -> i64 {
+        i64_at(self.summary, S_TIME)
+    }
+
+    /// Verify the detail checksum.
+    pub fn check_detail(&self) -> Result<(), DecodeError> {
+        if crc32fast::hash(self.detail) == self.detail_crc {
+            Ok(())
+        } else {
+            Err(DecodeError::at(
+                FRAME_HEAD_LEN + self.summary.len(),
+                "detail checksum mismatch",
+            ))
+        }
+    }
+}
+
+/// Parse the frame starting at `b[0]`, checking the head checksum and the
+/// lengths (not the detail checksum). `Ok(None)` means `b` starts with the
+/// seal marker.
+pub fn parse_frame(b: &[u8]) -> Result<Option<Frame<'_>>, DecodeError> {
+    if b.len() < 4 {
+        return Err(DecodeError::at(b.len(), "file ends inside a frame head"));
+    }
+    let summary_len = u32_at(b, F_SUMMARY_LEN);
+    if summary_len == SEAL_MARKER {
+        return Ok(None);
+    }
+    if b.len() < FRAME_HEAD_LEN {
+        return Err(DecodeError::at(b.len(), "file ends inside a frame head"));
+    }
+    let summary_len = summary_len as usize;
+    let detail_len = u32_at(b, F_DETAIL_LEN) as usize;
+    if !(S_STRINGS + 18..=MAX_SUMMARY_LEN).contains(&summary_len) {
+        return Err(DecodeError::at(
+            F_SUMMARY_LEN,
+            format!("summary length {summary_len} out of bounds"),
+        ));
+    }
+    if detail_len > MAX_DETAIL_BYTES {
+        return Err(DecodeError::at(
+            F_DETAIL_LEN,
+            format!("detail length {detail_len} out of bounds"),
+        ));
+    }
+    let summary_end = FRAME_HEAD_LEN + summary_len;
+    if b.len() < summary_end + detail_len {
+        return Err(DecodeError::at(b.len(), "file ends inside a frame"));
+    }
+    let summary = &b[FRAME_HEAD_LEN..summary_end];
+    let mut h = crc32fast::Hasher::new();
+    h.update(&b[..F_HEAD_CRC]);
+    h.update(summary);
+    if h.finalize() != u32_at(b, F_HEAD_CRC) {
+        return Err(DecodeError::at(F_HEAD_CRC, "frame checksum mismatch"));
+    }
+    Ok(Some(Frame {
+        ordinal: u32_at(b, F_ORDINAL),
+        summary,
+        detail: &b[summary_end..summary_end + detail_len],
+        detail_crc: u32_at(b, F_DETAIL_CRC),
+    }))
+}
+
+/// Decode a summary into a record (`detail` left `None`) and whether the
+/// stored record has a detail.
+pub fn decode_summary(s: &[u8]) -> Result<(LogRecord, bool), DecodeError> {
+    if s.len() < S_STRINGS {
+        return Err(DecodeError::at(s.len(), "summary too short"));
+    }
+    let level = Level::from_code(s[S_LEVEL])
+        .ok_or_else(|| DecodeError::at(S_LEVEL, format!("unknown level code {}", s[S_LEVEL])))?;
+    let flags = s[S_FLAGS];
+    if flags & !FLAG_HAS_DETAIL != 0 {
+        return Err(DecodeError::at(
+            S_FLAGS,
+            format!("unknown flags {flags:#x}"),
+        ));
+    }
+    let mut at = S_STRINGS;
+    let mut next = |max: usize| -> Result<String, DecodeError> {
+        if s.len() < at + 2 {
+            return Err(DecodeError::at(at, "summary ends inside a string length"));
+        }
+        let len = usize::from(u16_at(s, at));
+        if len > max || s.len() < at + 2 + len {
+            return Err(DecodeError::at(
+                at,
+                format!("string length {len} out of bounds"),
+            ));
+        }
+        let bytes = &s[at + 2..at + 2 + len];
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| DecodeError::at(at + 2, "string is not UTF-8"))?
+            .to_owned();
+        at += 2 + len;
+        Ok(text)
+    };
+    let record = LogRecord {
+        time: Timestamp::from_micros(i64_at(s, S_TIME)),
+        level,
+        attempt: u32_at(s, S_ATTEMPT),
+        job_id: next(MAX_JOB_ID_BYTES)?,
+        flow: next(MAX_NAME_BYTES)?,
+        component: next(MAX_NAME_BYTES)?,
+        action: next(MAX_NAME_BYTES)?,
+        category: next(MAX_NAME_BYTES)?,
+        env: next(MAX_NAME_BYTES)?,
+        app: next(MAX_NAME_BYTES)?,
+        version: next(MAX_NAME_BYTES)?,
+        content: next(MAX_CONTENT_BYTES)?,
+        detail: None,
+    };
+    if at != s.len() {
+        return Err(DecodeError::at(at, "trailing bytes after the summary"));
+    }
+    Ok((record, flags & FLAG_HAS_DETAIL != 0))
+}
+
+/// Decode a whole frame (both checksums) into a record with its detail.
+pub fn decode_full(frame: &Frame<'_>) -> Result<LogRecord, DecodeError> {
+    frame.check_detail()?;
+    let (mut record, has_detail) =
+        decode_summary(frame.summary).map_err(|e| e.shifted(FRAME_HEAD_LEN as u64))?;
+    if has_detail {
+        let text = std::str::from_utf8(frame.detail).map_err(|_| {
+            DecodeError::at(FRAME_HEAD_LEN + frame.summary.len(), "detail is not UTF-8")
+        })?;
+        record.detail = Some(text.to_owned());
+    } else if !frame.detail.is_empty() {
+        return Err(DecodeError::at(
+            F_DETAIL_LEN,
+            "detail bytes without the detail flag",
+        ));
+    }
+    Ok(record)
+}
+
+/// A frame found by [`scan_frames`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScannedFrame {
+    /// Offset of the frame in the scanned buffer (plus the `base` given).
+    pub offset: u64,
+    /// The record's ordinal.
+    pub ordinal: u32,
+    /// The record time (µs).
+    pub time: i64,
+}
+
+/// What [`scan_frames`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// Every whole, checksum-valid frame, in file order.
+    pub frames: Vec<ScannedFrame>,
+    /// End of the last valid frame: where the next frame belongs.
+    pub end: u64,
+    /// Runs of bad bytes with valid frames after them: `(offset, reason)`.
+    pub damage: Vec<(u64, String)>,
+    /// Offset of a seal marker found after the last frame, if any.
+    pub seal_at: Option<u64>,
+}
+
+/// Scan frames from `b[0]` (the byte after the header, at file offset
+/// `base`), requiring ordinals to grow from `after` (exclusive; `None` for
+/// the first frame of a file).
+///
+/// A frame that fails its checks ends the valid data, unless a valid frame
+/// follows later (a damaged region, reported in `damage` and skipped).
+/// Bytes after the last valid frame are a torn tail: `end` says where it
+/// starts. Never panics, whatever `b` holds.
+pub fn scan_frames(b: &[u8], base: u64, mut after: Option<u32>) -> Scan {
+    let mut scan = Scan {
+        end: base,
+        ..Scan::default()
+    };
+    let mut at = 0usize;
+    while at < b.len() {
+        match parse_whole(&b[at..], after) {
+            Ok(Some(f)) => {
+                scan.frames.push(ScannedFrame {
+                    offset: base + at as u64,
+                    ordinal: f.ordinal,
+                    time: f.time(),
+                });
+                after = Some(f.ordinal);
+                at += f.len();
+                scan.end = base + at as u64;
+            }
+            Ok(None) => {
+                scan.seal_at = Some(base + at as u64);
+                return scan;
+            }
+            Err(err) => {
+                // Look for a later valid frame: if there is one, the bytes
+                // between are damage; if not, they are a torn tail.
+                let resume =
+                    (at + 1..b.len()).find(|&i| matches!(parse_whole(&b[i..], after), Ok(Some(_))));
+                match resume {
+                    Some(i) => {
+                        let reason = match err.shifted(at as u64) {
+                            DecodeError::Corrupt { reason, .. } => reason,
+                            DecodeError::Version { found } => format!("version {found}"),
+                        };
+                        scan.damage.push((base + at as u64, reason));
+                        at = i;
+                    }
+                    None => return scan,
+                }
+            }
+        }
+    }
+    scan
+}
+
+fn parse_whole(b: &[u8], after: Option<u32>) -> Result<Option<Frame<'_>>, DecodeError> {
+    let Some(f) = parse_frame(b)? else {
+        return Ok(None);
+    };
+    f.check_detail()?;
+    if after.is_some_and(|a| f.ordinal <= a) {
+        return Err(DecodeError::at(F_ORDINAL, "ordinal out of sequence"));
+    }
+    decode_summary(f.summary).map_err(|e| e.shifted(FRAME_HEAD_LEN as u64))?;
+    Ok(Some(f))
+}
+
+/// The per-record tables of a segment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SealTables<'a> {
+    /// Time of each ordinal (0 for missing ones).
+    pub times: &'a [i64],
+    /// File offset of each ordinal's frame ([`MISSING`] for missing ones).
+    pub offsets: &'a [u32],
+    /// Present ordinals sorted by (time, ordinal).
+    pub order: &'a [u32],
+}
+
+/// The seal block and trailer for `tables`, to be written at `block_offset`.
+pub fn encode_seal(tables: &SealTables<'_>, block_offset: u64) -> Vec<u8> {
+    let slots = tables.times.len();
+    let mut out = Vec::with_capacity(4 + 12 * slots + 4 * tables.order.len() + TRAILER_LEN);
+    out.extend_from_slice(&SEAL_MARKER.to_le_bytes());
+    for t in tables.times {
+        out.extend_from_slice(&t.to_le_bytes());
+    }
+    for o in tables.offsets {
+        out.extend_from_slice(&o.to_le_bytes());
+    }
+    for o in tables.order {
+        out.extend_from_slice(&o.to_le_bytes());
+    }
+    let block_crc = crc32fast::hash(&out);
+    let (min, max) = time_bounds(tables);
+    let mut t = [0u8; TRAILER_LEN];
+    t[T_MAGIC..T_MAGIC + 8].copy_from_slice(&TRAILER_MAGIC);
+    t[T_BLOCK_OFFSET..T_BLOCK_OFFSET + 8].copy_from_slice(&block_offset.to_le_bytes());
+    t[T_SLOTS..T_SLOTS + 4].copy_from_slice(&(slots as u32).to_le_bytes());
+    t[T_LIVE..T_LIVE + 4].copy_from_slice(&(tables.order.len() as u32).to_le_bytes());
+    t[T_MIN_TIME..T_MIN_TIME + 8].copy_from_slice(&min.to_le_bytes());
+    t[T_MAX_TIME..T_MAX_TIME + 8].copy_from_slice(&max.to_le_bytes());
+    t[T_BLOCK_CRC..T_BLOCK_CRC + 4].copy_from_slice(&block_crc.to_le_bytes());
+    t[T_LAYOUT] = LAYOUT_FRAMES;
+    let crc = crc32fast::hash(&t[..T_CRC]);
+    t[T_CRC..].copy_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&t);
+    out
+}
+
+fn time_bounds(tables: &SealTables<'_>) -> (i64, i64) {
+    match (tables.order.first(), tables.order.last()) {
+        (Some(&a), Some(&b)) => (tables.times[a as usize], tables.times[b as usize]),
+        _ => (0, 0),
+    }
+}
+
+/// What a sealed segment's trailer says, checked against the file length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trailer {
+    /// Offset of the seal block (end of the frames).
+    pub block_offset: u64,
+    /// Number of ordinal slots.
+    pub slots: u32,
+    /// Number of frames present.
+    pub live: u32,
+    /// Smallest record time (µs).
+    pub min_time: i64,
+    /// Largest record time (µs).
+    pub max_time: i64,
+    /// CRC32 of the seal block.
+    pub block_crc: u32,
+}
+
+impl Trailer {
+    /// Offset of the times table.
+    pub fn times_at(&self) -> usize {
+        self.block_offset as usize + 4
+    }
+    /// Offset of the frame-offsets table.
+    pub fn offsets_at(&self) -> usize {
+        self.times_at() + 8 * self.slots as usize
+    }
+    /// Offset of the time-order table.
+    pub fn order_at(&self) -> usize {
+        self.offsets_at() + 4 * self.slots as usize
+    }
+}
+
+/// Decode the trailer at the end of a whole sealed file `b`, checking its
+/// checksum and that the block it describes fits exactly before it. Does
+/// not read the block itself (constant time).
+pub fn decode_trailer(b: &[u8]) -> Result<Trailer, DecodeError> {
+    if b.len() < HEADER_LEN + 4 + TRAILER_LEN {
+        return Err(DecodeError::at(
+            b.len(),
+            "file too short for a sealed segment",
+        ));
+    }
+    let at = b.len() - TRAILER_LEN;
+    let t = &b[at..];
+    if t[T_MAGIC..T_MAGIC + 8] != TRAILER_MAGIC {
+        return Err(DecodeError::at(at, "missing trailer (bad magic number)"));
+    }
+    if crc32fast::hash(&t[..T_CRC]) != u32_at(t, T_CRC) {
+        return Err(DecodeError::at(at + T_CRC, "trailer checksum mismatch"));
+    }
+    if t[T_LAYOUT] != LAYOUT_FRAMES {
+        return Err(DecodeError::at(
+            at + T_LAYOUT,
+            format!("unknown layout {}", t[T_LAYOUT]),
+        ));
+    }
+    let trailer = Trailer {
+        block_offset: u64_at(t, T_BLOCK_OFFSET),
+        slots: u32_at(t, T_SLOTS),
+        live: u32_at(t, T_LIVE),
+        min_time: i64_at(t, T_MIN_TIME),
+        max_time: i64_at(t, T_MAX_TIME),
+        block_crc: u32_at(t, T_BLOCK_CRC),
+    };
+    let block_len = 4 + 12 * u64::from(trailer.slots) + 4 * u64::from(trailer.live);
+    if trailer.live > trailer.slots
+        || trailer.block_offset < HEADER_LEN as u64
+        || trailer.block_offset.checked_add(block_len) != Some(at as u64)
+    {
+        return Err(DecodeError::at(
+            at,
+            "trailer does not match the file length",
+        ));
+    }
+    if u32_at(b, trailer.block_offset as usize) != SEAL_MARKER {
+        return Err(DecodeError::at(
+            trailer.block_offset as usize,
+            "missing seal marker",
+        ));
+    }
+    Ok(trailer)
+}
+
+/// Check the seal block of a whole sealed file `b` against its trailer:
+/// the checksum, that offsets point inside the frames, and that the order
+/// table is a sorted permutation of the present ordinals.
+pub fn check_seal_block(b: &[u8], t: &Trailer) -> Result<(), DecodeError> {
+    let start = t.block_offset as usize;
+    let end = b.len() - TRAILER_LEN;
+    if crc32fast::hash(&b[start..end]) != t.block_crc {
+        return Err(DecodeError::at(start, "seal block checksum mismatch"));
+    }
+    let slots = t.slots as usize;
+    let mut present = 0usize;
+    for i in 0..slots {
+        let off = u32_at(b, t.offsets_at() + 4 * i);
+        if off != MISSING {
+            present += 1;
+            if (off as usize) < HEADER_LEN || off as u64 + FRAME_HEAD_LEN as u64 > t.block_offset {
+                return Err(DecodeError::at(
+                    t.offsets_at() + 4 * i,
+                    "frame offset out of bounds",
+                ));
+            }
+        }
+    }
+    if present != t.live as usize {
+        return Err(DecodeError::at(
+            t.offsets_at(),
+            "offset table disagrees with the trailer",
+        ));
+    }
+    let mut prev: Option<(i64, u32)> = None;
+    for j in 0..t.live as usize {
+        let ord = u32_at(b, t.order_at() + 4 * j);
+        let bad = || {
+            DecodeError::at(
+                t.order_at() + 4 * j,
+                "order table is not a sorted permutation",
+            )
+        };
+        if ord as usize >= slots || u32_at(b, t.offsets_at() + 4 * ord as usize) == MISSING {
+            return Err(bad());
+        }
+        let key = (i64_at(b, t.times_at() + 8 * ord as usize), ord);
+        if prev.is_some_and(|p| p >= key) {
+            return Err(bad());
+        }
+        prev = Some(key);
+    }
+    if let Some((last, _)) = prev {
+        let first = i64_at(b, t.times_at() + 8 * u32_at(b, t.order_at()) as usize);
+        if first != t.min_time || last != t.max_time {
+            return Err(DecodeError::at(
+                b.len() - TRAILER_LEN,
+                "trailer time bounds disagree with the tables",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(i: i64) -> LogRecord {
+        LogRecord::new(
+            Timestamp::from_micros(1_000 + i),
+            Level::Warn,
+            format!("job-{i}"),
+            "héllo wörld",
+        )
+        .flow("f")
+        .component("HTTP")
+        .action("POST")
+        .category("out")
+        .env("prod")
+        .app("shop")
+        .version("v2")
+        .attempt(2)
+    }
+
+    #[test]
+    fn header_round_trip_and_checks() {
+        let h = SegmentHeader {
+            layout: LAYOUT_FRAMES,
+            partition: 7,
+            generation: 2,
+            partition_len: 3_600_000_000,
+            created: Timestamp::from_secs(99),
+        };
+        let b = encode_header(&h);
+        assert_eq!(&b[..8], b"RUNLOGSG");
+        assert_eq!(decode_header(&b), Ok(h));
+
+        let mut bad = b;
+        bad[0] = b'X';
+        assert_eq!(
+            decode_header(&bad),
+            Err(DecodeError::Corrupt {
+                offset: 0,
+                reason: "not a runlog segment (bad magic number)".into()
+            })
+        );
+        let mut v2 = b;
+        v2[H_VERSION] = 2;
+        let crc = crc32fast::hash(&v2[..H_CRC]);
+        v2[H_CRC..].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(decode_header(&v2), Err(DecodeError::Version { found: 2 }));
+        let mut flipped = b;
+        flipped[13] ^= 1;
+        assert!(matches!(
+            decode_header(&flipped),
+            Err(DecodeError::Corrupt { offset: 60, .. })
+        ));
+        assert!(matches!(
+            decode_header(&b[..63]),
+            Err(DecodeError::Corrupt { offset: 63, .. })
+        ));
+    }
+
+    #[test]
+    fn frame_round_trip_with_and_without_detail() {
+        for r in [
+            record(1),
+            record(2).detail("{\"body\": \"x\"}"),
+            record(3).detail(""),
+        ] {
+            let mut buf = Vec::new();
+            let n = encode_frame(&r, 5, &mut buf);
+            assert_eq!((n, frame_len(&r)), (buf.len(), buf.len()));
+            let f = parse_frame(&buf).unwrap().unwrap();
+            assert_eq!((f.ordinal, f.len(), f.time()), (5, n, r.time.as_micros()));
+            let (summary, has_detail) = decode_summary(f.summary).unwrap();
+            assert_eq!(has_detail, r.detail.is_some());
+            assert_eq!(
+                summary,
+                LogRecord {
+                    detail: None,
+                    ..r.clone()
+                }
+            );
+            assert_eq!(decode_full(&f).unwrap(), r);
+        }
+    }
+
+    #[test]
+    fn every_flipped_bit_is_detected() {
+        let mut buf = Vec::new();
+        encode_frame(&record(1).detail("details"), 0, &mut buf);
+        for i in 0..buf.len() {
+            for bit in 0..8 {
+                let mut b = buf.clone();
+                b[i] ^= 1 << bit;
+                let ok = matches!(parse_frame(&b), Ok(Some(f)) if decode_full(&f).is_ok());
+                assert!(!ok, "flip of bit {bit} of byte {i} went unnoticed");
+            }
+        }
+    }
+
+    #[test]
+    fn scan_stops_at_torn_tail_and_skips_damage() {
+        let mut buf = Vec::new();
+        let mut offsets = Vec::new();
+        for i in 0..5 {
+            offsets.push(buf.len());
+            encode_frame(&record(i), i as u32, &mut buf);
+        }
+        let whole = scan_frames(&buf, 64, None);
+        assert_eq!(whole.frames.len(), 5);
+        assert_eq!(whole.end, 64 + buf.len() as u64);
+        assert!(whole.damage.is_empty());
+
+        // A torn tail: the last frame cut short.
+        let torn = scan_frames(&buf[..buf.len() - 3], 64, None);
+        assert_eq!(torn.frames.len(), 4);
+        assert_eq!(torn.end, 64 + offsets[4] as u64);
+
+        // Damage in frame 2: frames 0, 1, 3, 4 survive, the damage is reported.
+        let mut damaged = buf.clone();
+        damaged[offsets[2] + 30] ^= 0xff;
+        let s = scan_frames(&damaged, 64, None);
+        let ords: Vec<u32> = s.frames.iter().map(|f| f.ordinal).collect();
+        assert_eq!(ords, [0, 1, 3, 4]);
+        assert_eq!(s.damage.len(), 1);
+        assert_eq!(s.damage[0].0, 64 + offsets[2] as u64);
+        assert_eq!(s.end, 64 + buf.len() as u64);
+    }
+
+    #[test]
+    fn seal_round_trip_and_checks() {
+        let mut file = encode_header(&SegmentHeader {
+            layout: LAYOUT_FRAMES,
+            partition: 1,
+            generation: 0,
+            partition_len: 10,
+            created: Timestamp::from_micros(0),
+        })
+        .to_vec();
+        let (mut times, mut offsets) = (Vec::new(), Vec::new());
+        for (i, t) in [30i64, 10, 20].into_iter().enumerate() {
+            offsets.push(file.len() as u32);
+            times.push(t);
+            encode_frame(
+                &LogRecord::new(Timestamp::from_micros(t), Level::Info, "j", "c"),
+                i as u32,
+                &mut file,
+            );
+        }
+        let tables = SealTables {
+            times: &times,
+            offsets: &offsets,
+            order: &[1, 2, 0],
+        };
+        let block = file.len() as u64;
+        file.extend(encode_seal(&tables, block));
+        let t = decode_trailer(&file).unwrap();
+        assert_eq!(
+            (t.slots, t.live, t.min_time, t.max_time, t.block_offset),
+            (3, 3, 10, 30, block)
+        );
+        check_seal_block(&file, &t).unwrap();
+
+        let mut bad_order = file.clone();
+        let at = t.order_at();
+        bad_order[at] = 0; // order becomes [0, 2, 0]
+        assert!(check_seal_block(&bad_order, &t).is_err());
+        let mut flipped = file.clone();
+        let last = flipped.len() - 10;
+        flipped[last] ^= 1;
+        assert!(decode_trailer(&flipped).is_err());
+        assert!(decode_trailer(&file[..file.len() - 1]).is_err());
+    }
+}

@@ -1,0 +1,230 @@
+//! Reading segments: sealed segments through whole-file maps, and one
+//! read interface ([`SegView`]) over sealed and active segments alike.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::mmap::Map;
+use crate::record::{RecordId, SegmentId, StoredRecord};
+use crate::segment::format::{self, MISSING, Trailer, i64_at, u32_at};
+
+/// A sealed, immutable segment, mapped whole.
+#[derive(Debug)]
+pub(crate) struct SealedSegment {
+    pub(crate) id: SegmentId,
+    pub(crate) path: PathBuf,
+    map: Arc<Map>,
+    trailer: Trailer,
+}
+
+impl SealedSegment {
+    /// Map the sealed segment at `path` and check its header, trailer and
+    /// tables (the tables once, here, so later reads can trust them).
+    pub(crate) fn open(path: &Path, id: SegmentId, partition_len: u64) -> Result<SealedSegment> {
+        let file = File::open(path).map_err(Error::io("open", path))?;
+        let len = file.metadata().map_err(Error::io("stat", path))?.len();
+        if len == 0 {
+            return Err(Error::corrupt(path, 0, "empty segment file"));
+        }
+        let map = Map::open(&file, path, len)?;
+        let header = format::decode_header(&map).map_err(|e| e.into_error(path))?;
+        check_header(path, &header, id, partition_len)?;
+        let trailer = format::decode_trailer(&map).map_err(|e| e.into_error(path))?;
+        format::check_seal_block(&map, &trailer).map_err(|e| e.into_error(path))?;
+        Ok(SealedSegment {
+            id,
+            path: path.to_path_buf(),
+            map: Arc::new(map),
+            trailer,
+        })
+    }
+
+    /// A read view.
+    pub(crate) fn view(&self) -> SegView<'_> {
+        SegView {
+            id: self.id,
+            path: &self.path,
+            bytes: Arc::clone(&self.map),
+            tables: Tables::Disk(self.trailer),
+        }
+    }
+
+    /// Where the frames end.
+    pub(crate) fn frames_end(&self) -> u64 {
+        self.trailer.block_offset
+    }
+}
+
+/// Check that a header names the segment its file name says, with the
+/// store's partition length.
+pub(crate) fn check_header(
+    path: &Path,
+    h: &format::SegmentHeader,
+    id: SegmentId,
+    partition_len: u64,
+) -> Result<()> {
+    if h.partition != id.partition || h.generation != id.generation {
+        return Err(Error::corrupt(
+            path,
+            12,
+            format!(
+                "header names segment {}-{}, the file name {}-{}",
+                h.partition, h.generation, id.partition, id.generation
+            ),
+        ));
+    }
+    if h.partition_len != partition_len {
+        return Err(Error::corrupt(
+            path,
+            20,
+            format!(
+                "partition length {} µs, the store's is {partition_len} µs",
+                h.partition_len
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Per-record tables of a segment: in memory for an active segment, in the
+/// mapped seal block for a sealed one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Tables<'a> {
+    /// An active segment's tables.
+    Mem {
+        times: &'a [i64],
+        offsets: &'a [u32],
+        order: &'a [u32],
+    },
+    /// A sealed segment's tables, checked at open.
+    Disk(Trailer),
+}
+
+/// A read-only view of one segment, sealed or active, valid while the
+/// project state it came from is borrowed.
+#[derive(Debug)]
+pub(crate) struct SegView<'a> {
+    pub(crate) id: SegmentId,
+    pub(crate) path: &'a Path,
+    bytes: Arc<Map>,
+    tables: Tables<'a>,
+}
+
+impl<'a> SegView<'a> {
+    pub(crate) fn new(id: SegmentId, path: &'a Path, bytes: Arc<Map>, tables: Tables<'a>) -> Self {
+        SegView {
+            id,
+            path,
+            bytes,
+            tables,
+        }
+    }
+
+    /// Number of records present.
+    pub(crate) fn len(&self) -> usize {
+        match self.tables {
+            Tables::Mem { order, .. } => order.len(),
+            Tables::Disk(t) => t.live as usize,
+        }
+    }
+
+    /// The ordinal at position `i` of the time order (`i < len()`).
+    pub(crate) fn order(&self, i: usize) -> u32 {
+        match self.tables {
+            Tables::Mem { order, .. } => order[i],
+            Tables::Disk(t) => u32_at(&self.bytes, t.order_at() + 4 * i),
+        }
+    }
+
+    /// The time of ordinal `ord`, which came from [`SegView::order`].
+    pub(crate) fn time(&self, ord: u32) -> i64 {
+        match self.tables {
+            Tables::Mem { times, .. } => times[ord as usize],
+            Tables::Disk(t) => i64_at(&self.bytes, t.times_at() + 8 * ord as usize),
+        }
+    }
+
+    /// The frame offset of `ord`, if the segment holds it (any `ord`).
+    pub(crate) fn offset(&self, ord: u32) -> Option<u32> {
+        let off = match self.tables {
+            Tables::Mem { offsets, .. } => *offsets.get(ord as usize)?,
+            Tables::Disk(t) => {
+                if ord >= t.slots {
+                    return None;
+                }
+                u32_at(&self.bytes, t.offsets_at() + 4 * ord as usize)
+            }
+        };
+        (off != MISSING).then_some(off)
+    }
+
+    /// The first position in the time order whose key is not below
+    /// `(time, id)`: every record before it sorts strictly below the key.
+    pub(crate) fn position_below(&self, time: i64, id: RecordId) -> usize {
+        let (mut lo, mut hi) = (0usize, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let ord = self.order(mid);
+            let key = (
+                self.time(ord),
+                RecordId {
+                    segment: self.id,
+                    ordinal: ord,
+                },
+            );
+            if key < (time, id) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Read record `ord`: summary only, or with its detail.
+    pub(crate) fn read(&self, ord: u32, with_detail: bool) -> Result<StoredRecord> {
+        let off = self
+            .offset(ord)
+            .ok_or_else(|| Error::corrupt(self.path, 0, format!("no frame for ordinal {ord}")))?
+            as usize;
+        let path = self.path;
+        let bytes = self.bytes.get(off..).ok_or_else(|| {
+            Error::corrupt(path, off as u64, "frame offset beyond the end of the file")
+        })?;
+        let shift = |e: format::DecodeError| e.shifted(off as u64).into_error(path);
+        let frame = format::parse_frame(bytes).map_err(shift)?.ok_or_else(|| {
+            Error::corrupt(path, off as u64, "seal marker where a frame was expected")
+        })?;
+        if frame.ordinal != ord {
+            return Err(Error::corrupt(
+                path,
+                off as u64 + 8,
+                format!("frame holds ordinal {}, expected {ord}", frame.ordinal),
+            ));
+        }
+        let id = RecordId {
+            segment: self.id,
+            ordinal: ord,
+        };
+        if with_detail {
+            let record = format::decode_full(&frame).map_err(shift)?;
+            let has_detail = record.detail.is_some();
+            Ok(StoredRecord {
+                id,
+                record,
+                has_detail,
+            })
+        } else {
+            let (record, has_detail) = format::decode_summary(frame.summary)
+                .map_err(|e| e.shifted(format::FRAME_HEAD_LEN as u64))
+                .map_err(shift)?;
+            Ok(StoredRecord {
+                id,
+                record,
+                has_detail,
+            })
+        }
+    }
+}

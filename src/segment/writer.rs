@@ -1,0 +1,269 @@
+//! The active segment: appends frames, keeps the per-record tables in
+//! memory, syncs, and seals.
+
+use std::fs::{self, File};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+use crate::fs::{open_rw, sync_dir};
+use crate::mmap::Map;
+use crate::record::SegmentId;
+use crate::segment::format::{self, HEADER_LEN, MISSING, ScannedFrame, SealTables, SegmentHeader};
+use crate::segment::reader::{SegView, Tables};
+use crate::segment::{ACTIVE_EXT, SEALED_EXT, segment_path};
+use crate::time::Timestamp;
+
+/// A segment still being appended to (or, in a read-only store, one that
+/// another process may still be appending to).
+#[derive(Debug)]
+pub(crate) struct ActiveSegment {
+    pub(crate) id: SegmentId,
+    pub(crate) path: PathBuf,
+    file: File,
+    pub(crate) created: Timestamp,
+    /// End of the last whole frame: where the next one is written.
+    end: u64,
+    times: Vec<i64>,
+    offsets: Vec<u32>,
+    order: Vec<u32>,
+    /// A map of the file's first `end` bytes (or fewer, if stale).
+    map: Mutex<Option<Arc<Map>>>,
+    /// Written since the last `fsync`.
+    dirty: bool,
+}
+
+impl ActiveSegment {
+    /// Create segment `id` in `dir`: write and sync its header, sync the directory.
+    pub(crate) fn create(
+        dir: &Path,
+        id: SegmentId,
+        partition_len: u64,
+        now: Timestamp,
+    ) -> Result<Self> {
+        let path = segment_path(dir, id, ACTIVE_EXT);
+        let file = open_rw(&path, true)?;
+        let header = format::encode_header(&SegmentHeader {
+            layout: format::LAYOUT_FRAMES,
+            partition: id.partition,
+            generation: id.generation,
+            partition_len,
+            created: now,
+        });
+        let written = file
+            .write_all_at(&header, 0)
+            .and_then(|()| file.sync_all())
+            .map_err(Error::io("write header of", &path))
+            .and_then(|()| sync_dir(dir));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+        Ok(Self::from_parts(
+            id,
+            path,
+            file,
+            now,
+            HEADER_LEN as u64,
+            &[],
+        ))
+    }
+
+    /// An active segment over an existing file whose valid frames (ending
+    /// at `end`) were found by a scan.
+    pub(crate) fn from_parts(
+        id: SegmentId,
+        path: PathBuf,
+        file: File,
+        created: Timestamp,
+        end: u64,
+        frames: &[ScannedFrame],
+    ) -> Self {
+        let mut seg = ActiveSegment {
+            id,
+            path,
+            file,
+            created,
+            end,
+            times: Vec::new(),
+            offsets: Vec::new(),
+            order: Vec::new(),
+            map: Mutex::new(None),
+            dirty: false,
+        };
+        seg.add_frames(frames);
+        seg
+    }
+
+    /// Add scanned frames (ordinals increasing, after every present one) to the tables.
+    fn add_frames(&mut self, frames: &[ScannedFrame]) {
+        for f in frames {
+            while self.offsets.len() < f.ordinal as usize {
+                self.offsets.push(MISSING);
+                self.times.push(0);
+            }
+            self.push(f.offset as u32, f.time);
+        }
+    }
+
+    fn push(&mut self, offset: u32, time: i64) {
+        let ord = self.offsets.len() as u32;
+        self.offsets.push(offset);
+        self.times.push(time);
+        // Every present ordinal is smaller than `ord`, so the new key goes
+        // after every record of time <= `time`.
+        let times = &self.times;
+        let pos = if self.order.last().is_none_or(|&o| times[o as usize] <= time) {
+            self.order.len()
+        } else {
+            self.order.partition_point(|&o| times[o as usize] <= time)
+        };
+        self.order.insert(pos, ord);
+    }
+
+    /// The ordinal the next appended record gets.
+    pub(crate) fn next_ordinal(&self) -> u32 {
+        self.offsets.len() as u32
+    }
+
+    /// Bytes of valid data (header and whole frames).
+    pub(crate) fn end(&self) -> u64 {
+        self.end
+    }
+
+    /// Number of records present.
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether data was written since the last sync.
+    pub(crate) fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Write encoded frames `buf` at the end. `frames` gives each frame's
+    /// offset within `buf` and its time; their ordinals must run from
+    /// [`next_ordinal`](Self::next_ordinal). On error nothing is added
+    /// and the file is cut back to its previous end.
+    pub(crate) fn append(&mut self, buf: &[u8], frames: &[(u32, i64)]) -> Result<()> {
+        if let Err(e) = self.file.write_all_at(buf, self.end) {
+            let _ = self.file.set_len(self.end);
+            return Err(Error::io("append to", &self.path)(e));
+        }
+        let base = self.end as u32;
+        for &(rel, time) in frames {
+            self.push(base + rel, time);
+        }
+        self.end += buf.len() as u64;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Undo the last appends back to `end` with `slots` ordinals (after a
+    /// later part of the same batch failed elsewhere).
+    pub(crate) fn truncate_to(&mut self, end: u64, slots: u32) -> Result<()> {
+        self.offsets.truncate(slots as usize);
+        self.times.truncate(slots as usize);
+        self.order.retain(|&o| o < slots);
+        self.end = end;
+        self.file
+            .set_len(end)
+            .map_err(Error::io("truncate", &self.path))
+    }
+
+    /// `fsync` the data if anything was written since the last sync.
+    pub(crate) fn sync(&mut self) -> Result<()> {
+        if self.dirty {
+            self.file
+                .sync_data()
+                .map_err(Error::io("sync", &self.path))?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// A read view of the valid frames (maps the newly written part first).
+    pub(crate) fn view(&self) -> Result<SegView<'_>> {
+        let mut map = self.map.lock();
+        let fresh = match &*map {
+            Some(m) if m.len() as u64 >= self.end => Arc::clone(m),
+            _ => {
+                let m = Arc::new(Map::open(&self.file, &self.path, self.end)?);
+                *map = Some(Arc::clone(&m));
+                m
+            }
+        };
+        Ok(SegView::new(
+            self.id,
+            &self.path,
+            fresh,
+            Tables::Mem {
+                times: &self.times,
+                offsets: &self.offsets,
+                order: &self.order,
+            },
+        ))
+    }
+
+    /// In a read-only store: read frames another process appended since
+    /// the last look. Returns damage found in the new bytes.
+    pub(crate) fn refresh(&mut self) -> Result<Vec<(u64, String)>> {
+        let len = self
+            .file
+            .metadata()
+            .map_err(Error::io("stat", &self.path))?
+            .len();
+        if len <= self.end {
+            return Ok(Vec::new());
+        }
+        let mut buf = vec![0u8; (len - self.end) as usize];
+        self.file
+            .read_exact_at(&mut buf, self.end)
+            .map_err(Error::io("read", &self.path))?;
+        let last = self.offsets.len().checked_sub(1).map(|o| o as u32);
+        let scan = format::scan_frames(&buf, self.end, last);
+        self.add_frames(&scan.frames);
+        self.end = scan.end;
+        Ok(scan.damage)
+    }
+
+    /// Seal: append the seal block and trailer, sync, rename to `.seg`,
+    /// sync the directory. Returns the sealed path; the segment must not be
+    /// appended to afterwards. On failure before the rename the file is cut
+    /// back and stays active. A failed `fsync` is [`Error::Poisoned`].
+    pub(crate) fn seal(&mut self, dir: &Path) -> Result<PathBuf> {
+        let block = format::encode_seal(
+            &SealTables {
+                times: &self.times,
+                offsets: &self.offsets,
+                order: &self.order,
+            },
+            self.end,
+        );
+        if let Err(e) = self.file.write_all_at(&block, self.end) {
+            let _ = self.file.set_len(self.end);
+            return Err(Error::io("write seal block of", &self.path)(e));
+        }
+        if let Err(e) = self.file.sync_all() {
+            let _ = self.file.set_len(self.end);
+            return Err(Error::Poisoned {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            });
+        }
+        self.dirty = false;
+        let sealed = segment_path(dir, self.id, SEALED_EXT);
+        if let Err(e) = fs::rename(&self.path, &sealed) {
+            let _ = self.file.set_len(self.end);
+            return Err(Error::io("rename", &self.path)(e));
+        }
+        // Should the directory sync fail, the rename may be lost on power
+        // loss; recovery then finds the seal block in the `.wal` and
+        // completes the seal, so the segment is sealed either way.
+        let _ = sync_dir(dir);
+        Ok(sealed)
+    }
+}
