@@ -263,7 +263,9 @@ fn verify_tables(
     let Ok(t) = format::decode_trailer(bytes) else {
         return;
     };
-    let agree = frames.len() == t.live as usize
+    // A frame lost to damage was reported already; the rest must agree.
+    let counted = frames.len() == t.live as usize || !report.problems.is_empty();
+    let agree = counted
         && frames.iter().all(|f| {
             f.ordinal < t.slots
                 && format::u32_at(bytes, t.offsets_at() + 4 * f.ordinal as usize) as u64 == f.offset

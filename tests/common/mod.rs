@@ -1,0 +1,63 @@
+//! Helpers shared by the scenario tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use runlog::{
+    Level, LogRecord, ManualClock, Project, Store, StoreOptions, StoredRecord, SyncPolicy,
+    TimeRange, Timestamp,
+};
+
+/// 2023-11-14T22:13:20Z, a Tuesday: the tests' "now" unless they move it.
+pub const T0: Timestamp = Timestamp::from_secs(1_700_000_000);
+
+pub fn clock() -> ManualClock {
+    ManualClock::new(T0)
+}
+
+pub fn options(clock: &ManualClock) -> StoreOptions {
+    StoreOptions::new()
+        .clock(clock.clone())
+        .sync_policy(SyncPolicy::Manual)
+}
+
+pub fn open(dir: &Path, clock: &ManualClock) -> Store {
+    options(clock).open(dir).expect("open store")
+}
+
+/// A small, distinct record `i` at time `t`.
+pub fn rec(t: Timestamp, i: u64) -> LogRecord {
+    let level = Level::ALL[(i % 4) as usize];
+    let mut r = LogRecord::new(
+        t,
+        level,
+        format!("job-{}", i / 7),
+        format!("step {i} of the flow: POST /orders/{i} -> 200"),
+    )
+    .flow(format!("flow-{}", i % 5))
+    .component("HTTP")
+    .action("request")
+    .category("output")
+    .env(if i.is_multiple_of(3) { "test" } else { "prod" })
+    .app("shop")
+    .version("1.0");
+    if i.is_multiple_of(5) {
+        r = r.detail(format!(
+            "{{\"i\": {i}, \"body\": \"{}\"}}",
+            "x".repeat((i % 40) as usize)
+        ));
+    }
+    r
+}
+
+/// Everything the project returns, newest first.
+pub fn all(p: &Project) -> Vec<StoredRecord> {
+    p.scan(TimeRange::all())
+        .collect::<Result<Vec<_>, _>>()
+        .expect("scan")
+}
+
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
