@@ -160,9 +160,23 @@ pub enum Error {
         given: String,
     },
 
-    /// The record ID names no record of this project.
-    #[error("no record {0}")]
-    NotFound(crate::record::RecordId),
+    /// A cursor string that runlog did not make (or that was altered).
+    #[error("invalid cursor: {reason}")]
+    InvalidCursor {
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// A cursor used with a query other than the one that made it.
+    #[error("cursor belongs to another query (different filters); start again without it")]
+    CursorMismatch,
+
+    /// A query named a saved preset the project does not have.
+    #[error("no saved preset named {name:?}")]
+    UnknownPreset {
+        /// The name given.
+        name: String,
+    },
 }
 
 impl Error {

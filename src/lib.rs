@@ -76,10 +76,15 @@
 mod clock;
 mod error;
 mod fs;
+mod index;
 mod mmap;
 mod options;
+mod presets;
 mod project;
+mod query;
 mod record;
+/// A deterministic generator of realistic log records, for benchmarks, examples and tests.
+pub mod sample;
 mod segment;
 mod store;
 mod time;
@@ -87,7 +92,10 @@ mod time;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use options::{StoreOptions, SyncPolicy};
+pub use presets::{MAX_PRESET_NAME, SavedRange};
 pub use project::{Project, Records, SegmentInfo};
+pub use query::follow::Follow;
+pub use query::{Counts, Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page, Query};
 pub use record::{
     Field, Level, LogRecord, MAX_CONTENT_BYTES, MAX_DETAIL_BYTES, MAX_JOB_ID_BYTES, MAX_NAME_BYTES,
     RecordId, SegmentId, StoredRecord,
@@ -95,4 +103,4 @@ pub use record::{
 pub use segment::format;
 pub use segment::recovery::{Damage, VerifyReport};
 pub use store::{MAX_PROJECT_NAME, Store};
-pub use time::{TimeRange, Timestamp};
+pub use time::{Preset, RangeSpec, ResolvedRange, TimeRange, Timestamp};

@@ -64,6 +64,7 @@ pub struct StoreOptions {
     pub(crate) sync: SyncPolicy,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) max_segment_bytes: u64,
+    pub(crate) utc_offset_secs: i32,
 }
 
 impl Default for StoreOptions {
@@ -76,6 +77,7 @@ impl Default for StoreOptions {
             sync: SyncPolicy::default(),
             clock: Arc::new(SystemClock),
             max_segment_bytes: 1 << 30,
+            utc_offset_secs: 0,
         }
     }
 }
@@ -137,6 +139,14 @@ impl StoreOptions {
     #[must_use]
     pub fn max_segment_bytes(mut self, bytes: u64) -> Self {
         self.max_segment_bytes = bytes;
+        self
+    }
+
+    /// The time zone of calendar presets ("today", "this week", …) as a
+    /// fixed offset from UTC (default: UTC).
+    #[must_use]
+    pub fn utc_offset(mut self, offset: chrono::FixedOffset) -> Self {
+        self.utc_offset_secs = offset.local_minus_utc();
         self
     }
 

@@ -1,16 +1,21 @@
 //! A project: one isolated namespace of logs, with its own directory of
 //! segments. [`Project`] is the handle users call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::error::{Error, Result};
 use crate::options::{StoreOptions, SyncPolicy};
+use crate::presets::{self, SavedRange};
+use crate::query::exec::{self, Key, MIN_ID, Source, Tally};
+use crate::query::filter::{Filter, IndexRef};
+use crate::query::follow::Follow;
+use crate::query::{Counts, Cursor, Page, Query};
 use crate::record::{LogRecord, RecordId, SegmentId, StoredRecord};
 use crate::segment::format;
 use crate::segment::reader::{SealedSegment, SegView};
@@ -18,16 +23,12 @@ use crate::segment::recovery::{self, Damage, Recovered, VerifyReport};
 use crate::segment::writer::ActiveSegment;
 use crate::segment::{ACTIVE_EXT, parse_segment_name};
 use crate::store::StoreInner;
-use crate::time::{TimeRange, Timestamp, duration_micros};
+use crate::time::{RangeSpec, ResolvedRange, TimeRange, Timestamp, duration_micros};
 
-/// The smallest record ID: `(t, MIN_ID)` sorts before every record of time `t`.
-const MIN_ID: RecordId = RecordId {
-    segment: SegmentId {
-        partition: 0,
-        generation: 0,
-    },
-    ordinal: 0,
-};
+/// The saved presets file of a project.
+const PRESETS_FILE: &str = "presets";
+/// Most buckets a count may ask for.
+const MAX_BUCKETS: i64 = 100_000;
 
 /// A handle on one project of a [`Store`](crate::Store): cheap to clone,
 /// `Send + Sync`; many threads may append and read at once.
@@ -48,6 +49,11 @@ pub(crate) struct ProjectInner {
     read_only: bool,
     state: RwLock<State>,
     damage: Mutex<Vec<Damage>>,
+    /// Bumped on every append, for followers to wait on.
+    appended: Mutex<u64>,
+    appended_cv: Condvar,
+    /// Serializes changes to the saved presets file.
+    presets: Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -63,7 +69,7 @@ struct State {
 
 #[derive(Debug)]
 enum Slot {
-    Active(ActiveSegment),
+    Active(Box<ActiveSegment>),
     Sealed {
         path: PathBuf,
         /// Mapped on first use; `None` if the file is corrupt.
@@ -122,6 +128,9 @@ impl ProjectInner {
             read_only,
             state: RwLock::new(State::default()),
             damage: Mutex::new(Vec::new()),
+            appended: Mutex::new(0),
+            appended_cv: Condvar::new(),
+            presets: Mutex::new(()),
         };
         if read_only {
             inner.refresh()?;
@@ -406,7 +415,7 @@ impl ProjectInner {
     fn create_active(&self, st: &mut State, id: SegmentId, now: Timestamp) -> Result<SegmentId> {
         let seg = ActiveSegment::create(&self.dir, id, self.partition_len as u64, now)?;
         st.next_check = st.next_check.min(self.seal_deadline(&seg));
-        st.segments.insert(id, Slot::Active(seg));
+        st.segments.insert(id, Slot::Active(Box::new(seg)));
         Ok(id)
     }
 
@@ -463,7 +472,7 @@ impl ProjectInner {
         let mut plans: Vec<Plan> = Vec::new();
         let mut ids = Vec::with_capacity(records.len());
         let max_bytes = self.opts.max_segment_bytes;
-        for (r, &p) in records.iter().zip(&partitions) {
+        for (k, (r, &p)) in records.iter().zip(&partitions).enumerate() {
             let len = format::frame_len(r) as u64;
             let i = match plans.iter().rposition(|pl| pl.id.partition == p) {
                 Some(i) if plans[i].end_before + plans[i].buf.len() as u64 + len <= max_bytes => i,
@@ -495,30 +504,43 @@ impl ProjectInner {
             let ordinal = plan.first_ordinal + plan.frames.len() as u32;
             let rel = plan.buf.len() as u32;
             format::encode_frame(r, ordinal, &mut plan.buf);
-            plan.frames.push((rel, r.time.as_micros()));
+            plan.frames.push((rel, k));
             ids.push(RecordId {
                 segment: plan.id,
                 ordinal,
             });
         }
 
-        // Write: all or nothing.
-        for (k, plan) in plans.iter().enumerate() {
-            if let Err(e) = Self::active_mut(&mut st, plan.id).append(&plan.buf, &plan.frames) {
-                for done in &plans[..k] {
-                    let _ = Self::active_mut(&mut st, done.id)
-                        .truncate_to(done.end_before, done.first_ordinal);
-                }
-                return Err(e);
+        // Write every segment's frames, then (under `Always`) sync them,
+        // then make them visible: all or nothing.
+        let mut failed = None;
+        for plan in &plans {
+            if let Err(e) = Self::active_mut(&mut st, plan.id).write(&plan.buf) {
+                failed = Some(e);
+                break;
             }
         }
-        if self.opts.sync == SyncPolicy::Always {
+        if failed.is_none() && self.opts.sync == SyncPolicy::Always {
             for plan in &plans {
                 if let Err(e) = Self::active_mut(&mut st, plan.id).sync() {
-                    return Err(self.poison(&mut st, e));
+                    failed = Some(self.poison(&mut st, e));
+                    break;
                 }
             }
         }
+        if let Some(e) = failed {
+            for plan in &plans {
+                let _ = Self::active_mut(&mut st, plan.id).abandon();
+            }
+            return Err(e);
+        }
+        for plan in &plans {
+            let frames = plan.frames.iter().map(|&(rel, i)| (rel, &records[i]));
+            Self::active_mut(&mut st, plan.id).commit(plan.buf.len(), frames);
+        }
+        drop(st);
+        *self.appended.lock() += 1;
+        self.appended_cv.notify_all();
         Ok(ids)
     }
 
@@ -568,9 +590,18 @@ impl ProjectInner {
 
     /// A view of `slot`, mapping a sealed segment on first use.
     fn view<'s>(&self, id: SegmentId, slot: &'s Slot) -> Option<SegView<'s>> {
+        self.source(id, slot, false).map(|s| s.view)
+    }
+
+    /// `slot` ready to read, with its index when `indexed` (a sealed
+    /// segment and its index are mapped on first use).
+    fn source<'s>(&self, id: SegmentId, slot: &'s Slot, indexed: bool) -> Option<Source<'s>> {
         match slot {
             Slot::Active(seg) => match seg.view() {
-                Ok(v) => Some(v),
+                Ok(view) => Some(Source {
+                    view,
+                    index: IndexRef::Mem(seg.index()),
+                }),
                 Err(e) => {
                     self.note_damage(Damage::from_error(&seg.path, &e));
                     None
@@ -586,27 +617,49 @@ impl ProjectInner {
                         }
                     }
                 });
-                loaded.as_ref().map(|s| s.view())
+                let seg = loaded.as_ref()?;
+                let index = if !indexed {
+                    IndexRef::Missing
+                } else {
+                    match seg.index(!self.read_only) {
+                        Ok((ix, rebuilt)) => {
+                            if let Some(d) = rebuilt {
+                                self.note_damage(d.clone());
+                            }
+                            IndexRef::Disk(ix)
+                        }
+                        Err(d) => {
+                            self.note_damage(d.clone());
+                            IndexRef::Missing
+                        }
+                    }
+                };
+                Some(Source {
+                    view: seg.view(),
+                    index,
+                })
             }
             Slot::Damaged(_) => None,
         }
     }
 
-    /// Up to `limit` records in `range` sorting below `before`, newest
-    /// first, appended to `out`. Returns whether the range is exhausted.
-    pub(crate) fn page(
+    /// Matches of `filter` in `range` sorting below `upper`, newest first,
+    /// appended to `out` until it holds `limit`. Returns whether it filled up
+    /// (more may follow).
+    pub(crate) fn search(
         &self,
+        filter: &Filter,
         range: TimeRange,
-        before: Option<(Timestamp, RecordId)>,
+        upper: Option<Key>,
         limit: usize,
         out: &mut Vec<StoredRecord>,
     ) -> Result<bool> {
         self.refresh()?;
         let from = range.from.max(self.horizon(self.now())).as_micros();
-        let mut upper = (range.to.as_micros(), MIN_ID);
-        if let Some((t, id)) = before {
-            upper = upper.min((t.as_micros(), id));
-        }
+        let mut upper = upper.map_or((range.to.as_micros(), MIN_ID), |u| {
+            u.min((range.to.as_micros(), MIN_ID))
+        });
+        let note = |d| self.note_damage(d);
         let st = self.state.read();
         let mut slots = st.segments.iter().rev().peekable();
         while let Some((id, slot)) = slots.next() {
@@ -619,47 +672,35 @@ impl ProjectInner {
                 continue;
             }
             if end <= from {
+                break;
+            }
+            let sources: Vec<Source<'_>> = group
+                .iter()
+                .filter_map(|(id, s)| self.source(*id, s, !filter.is_all()))
+                .collect();
+            if exec::collect_group(&sources, filter, from, &mut upper, limit, out, &note)? {
                 return Ok(true);
             }
-            let views: Vec<SegView<'_>> = group
-                .iter()
-                .filter_map(|(id, s)| self.view(*id, s))
-                .collect();
-            let mut heads: Vec<usize> = views
-                .iter()
-                .map(|v| v.position_below(upper.0, upper.1))
-                .collect();
-            loop {
-                // The view whose next record (going down) sorts highest.
-                let mut best: Option<(i64, RecordId, usize)> = None;
-                for (k, v) in views.iter().enumerate() {
-                    if heads[k] == 0 {
-                        continue;
-                    }
-                    let ord = v.order(heads[k] - 1);
-                    let key = (
-                        v.time(ord),
-                        RecordId {
-                            segment: v.id,
-                            ordinal: ord,
-                        },
-                    );
-                    if key.0 >= from && best.is_none_or(|b| (b.0, b.1) < key) {
-                        best = Some((key.0, key.1, k));
-                    }
-                }
-                let Some((_, rid, k)) = best else { break };
-                heads[k] -= 1;
-                match views[k].read(rid.ordinal, false) {
-                    Ok(rec) => out.push(rec),
-                    Err(e) => self.note_damage(Damage::from_error(views[k].path, &e)),
-                }
-                if out.len() >= limit {
-                    return Ok(false);
-                }
+        }
+        Ok(false)
+    }
+
+    /// Count the matches of `filter` in `range`.
+    pub(crate) fn count(&self, filter: &Filter, range: TimeRange, tally: &mut Tally) -> Result<()> {
+        self.refresh()?;
+        let (from, to) = (range.from.as_micros(), range.to.as_micros());
+        let note = |d| self.note_damage(d);
+        let st = self.state.read();
+        for (id, slot) in &st.segments {
+            let (start, end) = self.partition_range(id.partition);
+            if end <= from || start >= to {
+                continue;
+            }
+            if let Some(src) = self.source(*id, slot, true) {
+                exec::count_source(&src, filter, from, to, tally, &note)?;
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     pub(crate) fn get(&self, id: RecordId) -> Result<Option<StoredRecord>> {
@@ -729,6 +770,243 @@ impl ProjectInner {
         Ok(report)
     }
 
+    /// Resolve a range spec against now, clamped to the retention horizon.
+    pub(crate) fn resolve(&self, spec: &RangeSpec) -> Result<ResolvedRange> {
+        let now = self.now();
+        let range = match spec.resolve_plain(now, self.opts.utc_offset_secs) {
+            Some(r) => r,
+            None => {
+                let RangeSpec::Saved(name) = spec else {
+                    unreachable!("only saved presets need the project")
+                };
+                let saved = presets::load(&self.presets_path())?;
+                let (_, range) = saved
+                    .into_iter()
+                    .find(|(n, _)| n == name)
+                    .ok_or_else(|| Error::UnknownPreset { name: name.clone() })?;
+                range
+                    .spec()
+                    .resolve_plain(now, self.opts.utc_offset_secs)
+                    .unwrap_or(TimeRange::all())
+            }
+        };
+        Ok(ResolvedRange::clamp(range, self.horizon(now)))
+    }
+
+    fn presets_path(&self) -> PathBuf {
+        self.dir.join(PRESETS_FILE)
+    }
+
+    pub(crate) fn query(&self, q: &Query) -> Result<Page> {
+        let filter = Filter::new(q);
+        let fingerprint = filter.fingerprint();
+        let (range, upper) = match q.cursor {
+            Some(c) if c.fingerprint != fingerprint => return Err(Error::CursorMismatch),
+            Some(c) => (c.range, Some((c.time.as_micros(), c.id))),
+            None => (self.resolve(&q.range)?.range, None),
+        };
+        let resolved = ResolvedRange::clamp(range, self.horizon(self.now()));
+        let mut records = Vec::with_capacity(q.limit.min(1024));
+        let full = self.search(&filter, resolved.range, upper, q.limit, &mut records)?;
+        let next = match (full, records.last()) {
+            (true, Some(last)) => Some(Cursor {
+                fingerprint,
+                range,
+                time: last.record.time,
+                id: last.id,
+            }),
+            _ => None,
+        };
+        Ok(Page {
+            records,
+            next,
+            range: resolved,
+        })
+    }
+
+    pub(crate) fn count_query(&self, q: &Query) -> Result<Counts> {
+        let filter = Filter::new(q);
+        let resolved = self.resolve(&q.range)?;
+        let range = resolved.range;
+        let mut tally = Tally {
+            by_level: [0; 4],
+            buckets: None,
+        };
+        if let Some(width) = q.bucket {
+            let width = duration_micros(width);
+            // An open end stops at the latest time a record may have.
+            let limit = self
+                .now()
+                .saturating_add(self.opts.max_future_skew)
+                .as_micros()
+                .saturating_add(1);
+            let (from, to) = (range.from.as_micros(), range.to.as_micros().min(limit));
+            let first = from.div_euclid(width.max(1)) * width;
+            let n = if to > from {
+                (to - first + width - 1) / width
+            } else {
+                0
+            };
+            if width <= 0 || n > MAX_BUCKETS {
+                return Err(Error::InvalidArgument {
+                    what: "bucket",
+                    reason: format!(
+                        "{n} buckets of {width} µs: at most {MAX_BUCKETS} buckets of at least 1 µs"
+                    ),
+                });
+            }
+            tally.buckets = Some((first, width, vec![0; n as usize]));
+        }
+        self.count(&filter, range, &mut tally)?;
+        Ok(Counts {
+            total: tally.by_level.iter().sum(),
+            by_level: tally.by_level,
+            buckets: tally
+                .buckets
+                .map(|(first, width, counts)| {
+                    counts
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, c)| (Timestamp::from_micros(first + i as i64 * width), c))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            range: Some(resolved),
+        })
+    }
+
+    pub(crate) fn job_logs(&self, job_id: &str) -> Result<Vec<StoredRecord>> {
+        let mut out = Vec::new();
+        self.search(
+            &Filter::job(job_id),
+            TimeRange::all(),
+            None,
+            usize::MAX,
+            &mut out,
+        )?;
+        out.reverse();
+        Ok(out)
+    }
+
+    pub(crate) fn save_preset(&self, name: &str, range: SavedRange) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.dir.clone(),
+            });
+        }
+        presets::validate_name(name)?;
+        if let SavedRange::Last(d) = &range
+            && d.is_zero()
+        {
+            return Err(Error::InvalidArgument {
+                what: "preset",
+                reason: "an empty relative range".into(),
+            });
+        }
+        let _guard = self.presets.lock();
+        let mut all = presets::load(&self.presets_path())?;
+        all.retain(|(n, _)| n != name);
+        if all.len() >= presets::MAX_PRESETS {
+            return Err(Error::InvalidArgument {
+                what: "preset",
+                reason: format!("a project keeps at most {} presets", presets::MAX_PRESETS),
+            });
+        }
+        all.push((name.to_owned(), range));
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        presets::store(&self.presets_path(), &all)
+    }
+
+    pub(crate) fn delete_preset(&self, name: &str) -> Result<bool> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.dir.clone(),
+            });
+        }
+        let _guard = self.presets.lock();
+        let mut all = presets::load(&self.presets_path())?;
+        let before = all.len();
+        all.retain(|(n, _)| n != name);
+        if all.len() == before {
+            return Ok(false);
+        }
+        presets::store(&self.presets_path(), &all)?;
+        Ok(true)
+    }
+
+    pub(crate) fn presets(&self) -> Result<Vec<(String, SavedRange)>> {
+        presets::load(&self.presets_path())
+    }
+
+    /// The next ordinal of every segment: where a follower starts.
+    pub(crate) fn watermarks(&self) -> Result<HashMap<SegmentId, u32>> {
+        self.refresh()?;
+        let st = self.state.read();
+        Ok(st
+            .segments
+            .iter()
+            .filter_map(|(id, slot)| self.view(*id, slot).map(|v| (*id, v.slots())))
+            .collect())
+    }
+
+    /// Records matching `filter` appended since `seen` (moved forward),
+    /// oldest first.
+    pub(crate) fn appended_since(
+        &self,
+        seen: &mut HashMap<SegmentId, u32>,
+        filter: &Filter,
+    ) -> Result<Vec<StoredRecord>> {
+        self.refresh()?;
+        let horizon = self.horizon(self.now());
+        let st = self.state.read();
+        let mut out = Vec::new();
+        for (id, slot) in &st.segments {
+            let Some(view) = self.view(*id, slot) else {
+                continue;
+            };
+            let from = seen.get(id).copied().unwrap_or(0);
+            let to = view.slots();
+            for ord in from..to {
+                if view.offset(ord).is_none() {
+                    continue;
+                }
+                match view.read(ord, false) {
+                    Ok(rec) if rec.record.time >= horizon && filter.confirm(&rec.record) => {
+                        out.push(rec)
+                    }
+                    Ok(_) => {}
+                    Err(e) => self.note_damage(Damage::from_error(view.path, &e)),
+                }
+            }
+            seen.insert(*id, to);
+        }
+        seen.retain(|id, _| st.segments.contains_key(id));
+        out.sort_by_key(|r| (r.record.time, r.id));
+        Ok(out)
+    }
+
+    /// Wait until an append happens after `seen_generation`, or `timeout`.
+    /// Returns the current generation.
+    pub(crate) fn wait_for_append(
+        &self,
+        seen_generation: u64,
+        timeout: std::time::Duration,
+    ) -> u64 {
+        let mut generation = self.appended.lock();
+        if *generation == seen_generation && !timeout.is_zero() {
+            self.appended_cv.wait_for(&mut generation, timeout);
+        }
+        *generation
+    }
+
+    pub(crate) fn append_generation(&self) -> u64 {
+        *self.appended.lock()
+    }
+
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
     pub(crate) fn segments(&self) -> Result<Vec<SegmentInfo>> {
         self.refresh()?;
         let st = self.state.read();
@@ -756,12 +1034,14 @@ impl ProjectInner {
     }
 }
 
+/// One segment's share of a batch: its encoded frames, and for each the
+/// offset in `buf` and the index of its record in the batch.
 struct Plan {
     id: SegmentId,
     end_before: u64,
     first_ordinal: u32,
     buf: Vec<u8>,
-    frames: Vec<(u32, i64)>,
+    frames: Vec<(u32, usize)>,
 }
 
 impl Project {
@@ -846,6 +1126,67 @@ impl Project {
         self.inner.segments()
     }
 
+    /// One page of records matching `q`, newest first, with a cursor
+    /// for the next page. Pages never read details.
+    ///
+    /// ```
+    /// use runlog::{Level, LogRecord, Query, Store};
+    /// # let dir = tempfile::tempdir()?;
+    /// let logs = Store::open(dir.path())?.project("shop")?;
+    /// let now = runlog::Clock::now(&runlog::SystemClock);
+    /// for i in 0..5 {
+    ///     logs.append(&LogRecord::new(now, Level::Error, "job-1", format!("timeout #{i}")).env("prod"))?;
+    /// }
+    /// let q = Query::new().level(Level::Error).env("prod").text("TIMEOUT").limit(3);
+    /// let first = logs.query(&q)?;
+    /// assert_eq!(first.records.len(), 3);
+    /// let second = logs.query(&q.clone().after(first.next.unwrap()))?;
+    /// assert_eq!(second.records.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn query(&self, q: &Query) -> Result<Page> {
+        self.inner.query(q)
+    }
+
+    /// How many records match `q`: in total, per level, and per time bucket
+    /// when [`Query::bucket`] is set. Without a text filter this reads
+    /// only indexes, never record bodies.
+    pub fn count(&self, q: &Query) -> Result<Counts> {
+        self.inner.count_query(q)
+    }
+
+    /// Every log of one execution, oldest first, across segments.
+    pub fn job_logs(&self, job_id: &str) -> Result<Vec<StoredRecord>> {
+        self.inner.job_logs(job_id)
+    }
+
+    /// The range a [`RangeSpec`] covers now, clamped to the retention horizon.
+    pub fn resolve(&self, spec: &RangeSpec) -> Result<ResolvedRange> {
+        self.inner.resolve(spec)
+    }
+
+    /// Save (or replace) a named time range, usable with [`Query::saved`];
+    /// it persists across restarts.
+    pub fn save_preset(&self, name: &str, range: SavedRange) -> Result<()> {
+        self.inner.save_preset(name, range)
+    }
+
+    /// Delete a saved preset; returns whether it existed.
+    pub fn delete_preset(&self, name: &str) -> Result<bool> {
+        self.inner.delete_preset(name)
+    }
+
+    /// The saved presets, sorted by name.
+    pub fn presets(&self) -> Result<Vec<(String, SavedRange)>> {
+        self.inner.presets()
+    }
+
+    /// Follow the records matching `q`'s filters as they are appended
+    /// (auto refresh); see [`Follow`].
+    pub fn follow(&self, q: &Query) -> Result<Follow> {
+        Follow::new(self.clone(), q)
+    }
+
     /// Problems found so far (by recovery or reads): corrupt regions that
     /// were skipped and files set aside. Reads never return their data.
     pub fn damage(&self) -> Vec<Damage> {
@@ -870,12 +1211,14 @@ impl Iterator for Records {
     fn next(&mut self) -> Option<Self::Item> {
         if self.buf.is_empty() && !self.done {
             let mut page = Vec::new();
+            let before = self.before.map(|(t, id)| (t.as_micros(), id));
+            let all = Filter::default_all();
             match self
                 .project
                 .inner
-                .page(self.range, self.before, 512, &mut page)
+                .search(&all, self.range, before, 512, &mut page)
             {
-                Ok(exhausted) => self.done = exhausted,
+                Ok(full) => self.done = !full,
                 Err(e) => {
                     self.done = true;
                     return Some(Err(e));

@@ -18,6 +18,8 @@ use crate::record::SegmentId;
 pub(crate) const ACTIVE_EXT: &str = "wal";
 /// Extension of a sealed segment.
 pub(crate) const SEALED_EXT: &str = "seg";
+/// Extension of a sealed segment's index.
+pub(crate) const INDEX_EXT: &str = "idx";
 
 /// The path of segment `id` in `dir` with extension `ext`.
 pub(crate) fn segment_path(dir: &Path, id: SegmentId, ext: &str) -> PathBuf {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::fs::sync_dir;
+use crate::index::disk::IndexFile;
 use crate::mmap::Map;
 use crate::record::SegmentId;
 use crate::segment::format::{self, DecodeError, HEADER_LEN};
@@ -62,7 +63,7 @@ impl std::fmt::Display for Damage {
 #[derive(Debug)]
 pub(crate) enum Recovered {
     /// The segment, ready for appends (or reads), and damage skipped inside it.
-    Active(ActiveSegment, Vec<Damage>),
+    Active(Box<ActiveSegment>, Vec<Damage>),
     /// The file held a complete seal (a crash hit between sealing and the
     /// rename); it has been renamed to its sealed path.
     Sealed(PathBuf),
@@ -131,21 +132,22 @@ pub(crate) fn recover_active(
             return Ok(Recovered::Sealed(sealed));
         }
     }
-    drop(bytes);
-    if !read_only && scan.end < len {
-        file.set_len(scan.end)
-            .map_err(Error::io("truncate", path))?;
-        file.sync_all().map_err(Error::io("sync", path))?;
-    }
-    let seg = ActiveSegment::from_parts(
+    let mut seg = ActiveSegment::from_parts(
         id,
         path.to_path_buf(),
         file,
         header.created,
         scan.end,
         &scan.frames,
+        &bytes,
+        0,
     );
-    Ok(Recovered::Active(seg, damage))
+    // Cut the torn tail only once nothing maps it.
+    drop(bytes);
+    if !read_only && scan.end < len {
+        seg.cut_tail()?;
+    }
+    Ok(Recovered::Active(Box::new(seg), damage))
 }
 
 /// What [`verify`](crate::Project::verify) found.
@@ -249,6 +251,7 @@ pub(crate) fn verify_file(
     }
     if sealed {
         verify_tables(path, &bytes, &scan.frames, &mut report);
+        verify_index(path, id, &mut report);
     }
     report
 }
@@ -277,5 +280,20 @@ fn verify_tables(
             offset: t.block_offset,
             reason: "seal tables disagree with the frames".into(),
         });
+    }
+}
+
+/// Check a sealed segment's index file: every section and bitmap.
+fn verify_index(path: &Path, id: SegmentId, report: &mut VerifyReport) {
+    let ix_path = path.with_extension(crate::segment::INDEX_EXT);
+    let checked = fs::read(&ix_path)
+        .map_err(|e| Error::io("read", &ix_path)(e))
+        .and_then(|b| {
+            report.bytes += b.len() as u64;
+            let ix = IndexFile::open(b, id).map_err(|e| e.into_error(&ix_path))?;
+            ix.check_all().map_err(|e| e.into_error(&ix_path))
+        });
+    if let Err(e) = checked {
+        report.problems.push(Damage::from_error(&ix_path, &e));
     }
 }

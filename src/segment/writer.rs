@@ -9,12 +9,14 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
-use crate::fs::{open_rw, sync_dir};
+use crate::fs::{open_rw, sync_dir, write_atomic};
+use crate::index::disk as index_file;
+use crate::index::memory::MemIndex;
 use crate::mmap::Map;
-use crate::record::SegmentId;
+use crate::record::{LogRecord, SegmentId};
 use crate::segment::format::{self, HEADER_LEN, MISSING, ScannedFrame, SealTables, SegmentHeader};
 use crate::segment::reader::{SegView, Tables};
-use crate::segment::{ACTIVE_EXT, SEALED_EXT, segment_path};
+use crate::segment::{ACTIVE_EXT, INDEX_EXT, SEALED_EXT, segment_path};
 use crate::time::Timestamp;
 
 /// A segment still being appended to (or, in a read-only store, one that
@@ -34,6 +36,7 @@ pub(crate) struct ActiveSegment {
     map: Mutex<Option<Arc<Map>>>,
     /// Written since the last `fsync`.
     dirty: bool,
+    index: MemIndex,
 }
 
 impl ActiveSegment {
@@ -69,11 +72,14 @@ impl ActiveSegment {
             now,
             HEADER_LEN as u64,
             &[],
+            &[],
+            0,
         ))
     }
 
     /// An active segment over an existing file whose valid frames (ending
-    /// at `end`) were found by a scan.
+    /// at `end`) were found by a scan of `bytes` (file bytes from offset `base`).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn from_parts(
         id: SegmentId,
         path: PathBuf,
@@ -81,6 +87,8 @@ impl ActiveSegment {
         created: Timestamp,
         end: u64,
         frames: &[ScannedFrame],
+        bytes: &[u8],
+        base: u64,
     ) -> Self {
         let mut seg = ActiveSegment {
             id,
@@ -93,17 +101,26 @@ impl ActiveSegment {
             order: Vec::new(),
             map: Mutex::new(None),
             dirty: false,
+            index: MemIndex::default(),
         };
-        seg.add_frames(frames);
+        seg.add_frames(frames, bytes, base);
         seg
     }
 
-    /// Add scanned frames (ordinals increasing, after every present one) to the tables.
-    fn add_frames(&mut self, frames: &[ScannedFrame]) {
+    /// Add scanned frames (ordinals increasing, after every present one) to
+    /// the tables and the index. `bytes` holds the file from offset `base`.
+    fn add_frames(&mut self, frames: &[ScannedFrame], bytes: &[u8], base: u64) {
         for f in frames {
             while self.offsets.len() < f.ordinal as usize {
                 self.offsets.push(MISSING);
                 self.times.push(0);
+            }
+            // The scan checked these frames whole, so they decode.
+            let at = (f.offset - base) as usize;
+            if let Ok(Some(frame)) = format::parse_frame(&bytes[at..])
+                && let Ok((record, _)) = format::decode_summary(frame.summary)
+            {
+                self.index.add(f.ordinal, &record);
             }
             self.push(f.offset as u32, f.time);
         }
@@ -144,34 +161,67 @@ impl ActiveSegment {
         self.dirty
     }
 
-    /// Write encoded frames `buf` at the end. `frames` gives each frame's
-    /// offset within `buf` and its time; their ordinals must run from
-    /// [`next_ordinal`](Self::next_ordinal). On error nothing is added
-    /// and the file is cut back to its previous end.
-    pub(crate) fn append(&mut self, buf: &[u8], frames: &[(u32, i64)]) -> Result<()> {
+    /// Write encoded frames `buf` after the end, without making them part
+    /// of the segment yet (see [`commit`](Self::commit) and
+    /// [`abandon`](Self::abandon)). On error the file is cut back.
+    pub(crate) fn write(&mut self, buf: &[u8]) -> Result<()> {
         if let Err(e) = self.file.write_all_at(buf, self.end) {
             let _ = self.file.set_len(self.end);
             return Err(Error::io("append to", &self.path)(e));
         }
-        let base = self.end as u32;
-        for &(rel, time) in frames {
-            self.push(base + rel, time);
-        }
-        self.end += buf.len() as u64;
         self.dirty = true;
         Ok(())
     }
 
-    /// Undo the last appends back to `end` with `slots` ordinals (after a
-    /// later part of the same batch failed elsewhere).
-    pub(crate) fn truncate_to(&mut self, end: u64, slots: u32) -> Result<()> {
-        self.offsets.truncate(slots as usize);
-        self.times.truncate(slots as usize);
-        self.order.retain(|&o| o < slots);
-        self.end = end;
+    /// Make the frames written by [`write`](Self::write) part of the
+    /// segment. `frames` gives each frame's offset within the written
+    /// bytes and its record; ordinals run from [`next_ordinal`](Self::next_ordinal).
+    pub(crate) fn commit<'r>(
+        &mut self,
+        len: usize,
+        frames: impl Iterator<Item = (u32, &'r LogRecord)>,
+    ) {
+        let base = self.end as u32;
+        for (rel, r) in frames {
+            let ord = self.next_ordinal();
+            self.index.add(ord, r);
+            self.push(base + rel, r.time.as_micros());
+        }
+        self.end += len as u64;
+    }
+
+    /// Cut off frames written by [`write`](Self::write) but not committed
+    /// (a later part of the same batch failed elsewhere).
+    pub(crate) fn abandon(&mut self) -> Result<()> {
         self.file
-            .set_len(end)
+            .set_len(self.end)
             .map_err(Error::io("truncate", &self.path))
+    }
+
+    /// Recovery: cut whatever follows the last valid frame, durably.
+    pub(crate) fn cut_tail(&mut self) -> Result<()> {
+        self.abandon()?;
+        self.file.sync_all().map_err(Error::io("sync", &self.path))
+    }
+
+    /// The in-memory index (bitmaps over ordinals).
+    pub(crate) fn index(&self) -> &MemIndex {
+        &self.index
+    }
+
+    /// The rank (position in time order) of each ordinal, or `None` when
+    /// ranks equal ordinals (records appended in time order, no holes).
+    fn rank_of(&self) -> Option<Vec<u32>> {
+        let identity = self.order.len() == self.offsets.len()
+            && self.order.iter().enumerate().all(|(i, &o)| i as u32 == o);
+        if identity {
+            return None;
+        }
+        let mut rank_of = vec![u32::MAX; self.offsets.len()];
+        for (rank, &ord) in self.order.iter().enumerate() {
+            rank_of[ord as usize] = rank as u32;
+        }
+        Some(rank_of)
     }
 
     /// `fsync` the data if anything was written since the last sync.
@@ -225,7 +275,7 @@ impl ActiveSegment {
             .map_err(Error::io("read", &self.path))?;
         let last = self.offsets.len().checked_sub(1).map(|o| o as u32);
         let scan = format::scan_frames(&buf, self.end, last);
-        self.add_frames(&scan.frames);
+        self.add_frames(&scan.frames, &buf, self.end);
         self.end = scan.end;
         Ok(scan.damage)
     }
@@ -235,6 +285,11 @@ impl ActiveSegment {
     /// appended to afterwards. On failure before the rename the file is cut
     /// back and stays active. A failed `fsync` is [`Error::Poisoned`].
     pub(crate) fn seal(&mut self, dir: &Path) -> Result<PathBuf> {
+        // The index first: a `.seg` always has its `.idx` (or, after a
+        // crash, gets it rebuilt from its records).
+        let ranks = self.order.len() as u32;
+        let index = index_file::encode(&self.index, self.rank_of().as_deref(), self.id, ranks);
+        write_atomic(&segment_path(dir, self.id, INDEX_EXT), &index)?;
         let block = format::encode_seal(
             &SealTables {
                 times: &self.times,

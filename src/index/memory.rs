@@ -1,0 +1,198 @@
+//! The index of an active segment, in memory, over record ordinals.
+
+use std::collections::HashMap;
+
+use roaring::RoaringBitmap;
+
+use crate::index::tokenizer::for_each_word;
+use crate::index::{FIELD_COUNT, FxBuild, IndexField, for_each_exact_term};
+use crate::record::LogRecord;
+
+/// One field's dictionary: term → bitmap.
+#[derive(Debug, Default)]
+pub(crate) struct Dict {
+    ids: HashMap<Box<[u8]>, u32, FxBuild>,
+    bitmaps: Vec<RoaringBitmap>,
+    /// For substring search (words only): terms in ID order, concatenated.
+    blob: Vec<u8>,
+    /// Start of each term in `blob`, plus the end.
+    starts: Vec<u32>,
+    substrings: bool,
+}
+
+impl Dict {
+    fn new(substrings: bool) -> Self {
+        Dict {
+            substrings,
+            starts: vec![0],
+            ..Dict::default()
+        }
+    }
+
+    fn add(&mut self, term: &[u8], ord: u32) {
+        let id = match self.ids.get(term) {
+            Some(&id) => id,
+            None => {
+                let id = self.bitmaps.len() as u32;
+                self.ids.insert(term.into(), id);
+                self.bitmaps.push(RoaringBitmap::new());
+                if self.substrings {
+                    self.blob.extend_from_slice(term);
+                    self.starts.push(self.blob.len() as u32);
+                }
+                id
+            }
+        };
+        let bm = &mut self.bitmaps[id as usize];
+        if bm.try_push(ord).is_err() {
+            // Not above the maximum: a repeated word of the same record,
+            // or a record re-added by recovery.
+            bm.insert(ord);
+        }
+    }
+
+    /// The bitmap of `term`.
+    pub(crate) fn get(&self, term: &[u8]) -> Option<&RoaringBitmap> {
+        self.ids.get(term).map(|&id| &self.bitmaps[id as usize])
+    }
+
+    /// Union of the bitmaps of every term containing `needle`.
+    pub(crate) fn containing(&self, needle: &[u8]) -> RoaringBitmap {
+        let mut out = RoaringBitmap::new();
+        if self.substrings {
+            for id in substring_terms(&self.blob, &self.starts, needle) {
+                out |= &self.bitmaps[id];
+            }
+        } else {
+            for (term, &id) in &self.ids {
+                if memchr::memmem::find(term, needle).is_some() {
+                    out |= &self.bitmaps[id as usize];
+                }
+            }
+        }
+        out
+    }
+
+    /// Every term with its bitmap, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &RoaringBitmap)> {
+        self.ids
+            .iter()
+            .map(|(t, &id)| (&**t, &self.bitmaps[id as usize]))
+    }
+}
+
+/// IDs of the terms of a concatenated dictionary (`blob`, with term
+/// boundaries `starts`) that contain `needle`, ascending, each once.
+pub(crate) fn substring_terms<'a>(
+    blob: &'a [u8],
+    starts: &'a [u32],
+    needle: &'a [u8],
+) -> impl Iterator<Item = usize> + 'a {
+    let mut last = usize::MAX;
+    let finder = memchr::memmem::Finder::new(needle);
+    let hits: Vec<usize> = if needle.is_empty() {
+        Vec::new()
+    } else {
+        finder.find_iter(blob).collect()
+    };
+    hits.into_iter().filter_map(move |pos| {
+        // The term holding `pos`: the last start <= pos.
+        let id = starts
+            .partition_point(|&s| s as usize <= pos)
+            .checked_sub(1)?;
+        let end = *starts.get(id + 1)? as usize;
+        if pos + needle.len() > end || id == last {
+            return None; // Spans two terms, or already counted.
+        }
+        last = id;
+        Some(id)
+    })
+}
+
+/// The index of an active segment.
+#[derive(Debug)]
+pub(crate) struct MemIndex {
+    dicts: [Dict; FIELD_COUNT],
+    scratch: String,
+}
+
+impl Default for MemIndex {
+    fn default() -> Self {
+        MemIndex {
+            dicts: std::array::from_fn(|i| Dict::new(i == IndexField::Word.slot())),
+            scratch: String::new(),
+        }
+    }
+}
+
+impl MemIndex {
+    /// Index record `r` under ordinal `ord` (ordinals must mostly grow).
+    pub(crate) fn add(&mut self, ord: u32, r: &LogRecord) {
+        let dicts = &mut self.dicts;
+        for_each_exact_term(r, |field, term| dicts[field.slot()].add(term, ord));
+        let words = &mut dicts[IndexField::Word.slot()];
+        for_each_word(&r.content, &mut self.scratch, |w| {
+            words.add(w.as_bytes(), ord)
+        });
+    }
+
+    /// The dictionary of `field`.
+    pub(crate) fn dict(&self, field: IndexField) -> &Dict {
+        &self.dicts[field.slot()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Level;
+    use crate::time::Timestamp;
+
+    #[test]
+    fn indexes_every_field_and_word() {
+        let mut ix = MemIndex::default();
+        let r = |c: &str, l| {
+            LogRecord::new(Timestamp::from_secs(1), l, "job-1", c)
+                .flow("f")
+                .env("prod")
+        };
+        ix.add(0, &r("Connection refused", Level::Error));
+        ix.add(1, &r("connection ok ok", Level::Info));
+        ix.add(
+            2,
+            &LogRecord::new(Timestamp::from_secs(1), Level::Info, "job-2", "timeout").env("test"),
+        );
+        let get = |f, t: &str| {
+            ix.dict(f)
+                .get(t.as_bytes())
+                .map(|b| b.iter().collect::<Vec<_>>())
+        };
+        assert_eq!(get(IndexField::JobId, "job-1"), Some(vec![0, 1]));
+        assert_eq!(get(IndexField::Env, "test"), Some(vec![2]));
+        assert_eq!(get(IndexField::Flow, ""), Some(vec![2]));
+        assert_eq!(get(IndexField::Word, "connection"), Some(vec![0, 1]));
+        assert_eq!(get(IndexField::Word, "ok"), Some(vec![1]));
+        assert_eq!(
+            ix.dict(IndexField::Level)
+                .get(&[Level::Error.code()])
+                .map(|b| b.len()),
+            Some(1)
+        );
+        let sub = |n: &str| {
+            ix.dict(IndexField::Word)
+                .containing(n.as_bytes())
+                .iter()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sub("nnect"), vec![0, 1]);
+        assert_eq!(sub("out"), vec![2]);
+        assert_eq!(
+            sub("fusedconn"),
+            Vec::<u32>::new(),
+            "never across two terms"
+        );
+        assert_eq!(sub(""), Vec::<u32>::new());
+        let exact_sub = ix.dict(IndexField::JobId).containing(b"job-");
+        assert_eq!(exact_sub.len(), 3);
+    }
+}

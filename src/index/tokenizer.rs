@@ -1,0 +1,105 @@
+//! Words of `content`: maximal runs of alphanumeric characters, lower-cased.
+//!
+//! `POST https://api.shop.io/v2/orders -> 503 (timeout)` has the words
+//! `post`, `https`, `api`, `shop`, `io`, `v2`, `orders`, `503`, `timeout`.
+//! Words longer than [`MAX_WORD_BYTES`] are not indexed (a search for them
+//! reads the records instead).
+
+/// Longest word put in the index, in bytes.
+pub const MAX_WORD_BYTES: usize = 32;
+
+/// Call `f` with each word of `text` (lower-cased), in order, repeats
+/// included. `buf` is scratch space reused across calls.
+pub fn for_each_word(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
+    buf.clear();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            buf.push(c.to_ascii_lowercase());
+        } else if !c.is_ascii() && c.is_alphanumeric() {
+            buf.extend(c.to_lowercase());
+        } else if !buf.is_empty() {
+            if buf.len() <= MAX_WORD_BYTES {
+                f(buf);
+            }
+            buf.clear();
+        }
+    }
+    if !buf.is_empty() && buf.len() <= MAX_WORD_BYTES {
+        f(buf);
+    }
+}
+
+/// The words of `text`, lower-cased, in order.
+#[cfg(test)]
+pub fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut buf = String::new();
+    for_each_word(text, &mut buf, |w| out.push(w.to_owned()));
+    out
+}
+
+/// Whether `content` contains every one of `terms` (already lower-cased)
+/// as a case-insensitive substring: the search box's semantics.
+pub fn matches_all(content: &str, terms: &[String]) -> bool {
+    if terms.is_empty() {
+        return true;
+    }
+    if content.is_ascii() && terms.iter().all(|t| t.is_ascii()) {
+        // No allocation for the common case.
+        let hay = content.as_bytes();
+        return terms.iter().all(|t| contains_ascii_ci(hay, t.as_bytes()));
+    }
+    let lower = content.to_lowercase();
+    terms.iter().all(|t| lower.contains(t.as_str()))
+}
+
+fn contains_ascii_ci(hay: &[u8], needle: &[u8]) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if needle.len() > hay.len() {
+        return false;
+    }
+    let first = needle[0];
+    let upper = first.to_ascii_uppercase();
+    (0..=hay.len() - needle.len()).any(|i| {
+        (hay[i] == first || hay[i] == upper)
+            && hay[i..i + needle.len()].eq_ignore_ascii_case(needle)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_and_lowercases() {
+        assert_eq!(
+            words("POST https://api.shop.io/v2/orders -> 503 (Timeout)"),
+            [
+                "post", "https", "api", "shop", "io", "v2", "orders", "503", "timeout"
+            ]
+        );
+        assert_eq!(words("Größe ÄNDERN_x"), ["größe", "ändern", "x"]);
+        assert_eq!(words(""), Vec::<String>::new());
+        assert_eq!(words(&"a".repeat(33)), Vec::<String>::new());
+        assert_eq!(
+            words(&format!("{} b", "a".repeat(32))),
+            [&"a".repeat(32), "b"]
+        );
+    }
+
+    #[test]
+    fn substring_semantics() {
+        let c = "Connection REFUSED by db-01:5432 after 30000ms";
+        let t = |s: &[&str]| s.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert!(matches_all(c, &t(&["connection", "refused"])));
+        assert!(matches_all(c, &t(&["nnect", "db-01:54"])));
+        assert!(!matches_all(c, &t(&["connection", "timeout"])));
+        assert!(matches_all(
+            "ÄRGER über",
+            &t(&["ärger", "ÜBER".to_lowercase().as_str()])
+        ));
+        assert!(matches_all(c, &[]));
+    }
+}

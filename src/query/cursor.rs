@@ -1,0 +1,176 @@
+//! Opaque page cursors: where a page ended, for which filter and range.
+//!
+//! Text form: URL-safe base64 (no padding) of 49 bytes:
+//!
+//! | offset | size | field |
+//! |-------:|-----:|-------|
+//! | 0  | 1 | version, `1` |
+//! | 1  | 8 | fingerprint of the query's filters |
+//! | 9  | 8 | range start (µs) |
+//! | 17 | 8 | range end (µs) |
+//! | 25 | 8 | time of the last record returned (µs) |
+//! | 33 | 4 | its partition |
+//! | 37 | 4 | its generation |
+//! | 41 | 4 | its ordinal |
+//! | 45 | 4 | CRC32 of bytes 0..45 |
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::record::{RecordId, SegmentId};
+use crate::segment::format::{i64_at, u32_at, u64_at};
+use crate::time::{TimeRange, Timestamp};
+
+const LEN: usize = 49;
+const VERSION: u8 = 1;
+
+/// Where a page of results ended: pass it to
+/// [`Query::after`](crate::Query::after) for the next page.
+///
+/// A cursor stays valid while records keep arriving and across restarts;
+/// once retention has dropped what it pointed into, the next page is
+/// simply empty. It carries a fingerprint of its query's filters, so using
+/// it with another query is refused with [`Error::CursorMismatch`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Cursor {
+    pub(crate) fingerprint: u64,
+    pub(crate) range: TimeRange,
+    pub(crate) time: Timestamp,
+    pub(crate) id: RecordId,
+}
+
+impl Cursor {
+    fn to_bytes(self) -> [u8; LEN] {
+        let mut b = [0u8; LEN];
+        b[0] = VERSION;
+        b[1..9].copy_from_slice(&self.fingerprint.to_le_bytes());
+        b[9..17].copy_from_slice(&self.range.from.as_micros().to_le_bytes());
+        b[17..25].copy_from_slice(&self.range.to.as_micros().to_le_bytes());
+        b[25..33].copy_from_slice(&self.time.as_micros().to_le_bytes());
+        b[33..37].copy_from_slice(&self.id.segment.partition.to_le_bytes());
+        b[37..41].copy_from_slice(&self.id.segment.generation.to_le_bytes());
+        b[41..45].copy_from_slice(&self.id.ordinal.to_le_bytes());
+        let crc = crc32fast::hash(&b[..45]);
+        b[45..].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Decode a cursor's bytes.
+    pub fn from_bytes(b: &[u8]) -> Result<Cursor> {
+        let bad = |reason: &str| Error::InvalidCursor {
+            reason: reason.to_string(),
+        };
+        if b.len() != LEN {
+            return Err(bad("wrong length"));
+        }
+        if crc32fast::hash(&b[..45]) != u32_at(b, 45) {
+            return Err(bad("checksum mismatch (truncated or altered)"));
+        }
+        if b[0] != VERSION {
+            return Err(bad("unknown cursor version"));
+        }
+        let range = TimeRange::new(
+            Timestamp::from_micros(i64_at(b, 9)),
+            Timestamp::from_micros(i64_at(b, 17)),
+        )
+        .map_err(|_| bad("inverted range"))?;
+        Ok(Cursor {
+            fingerprint: u64_at(b, 1),
+            range,
+            time: Timestamp::from_micros(i64_at(b, 25)),
+            id: RecordId {
+                segment: SegmentId {
+                    partition: u32_at(b, 33),
+                    generation: u32_at(b, 37),
+                },
+                ordinal: u32_at(b, 41),
+            },
+        })
+    }
+}
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.to_bytes();
+        let mut s = String::with_capacity(66);
+        for chunk in b.chunks(3) {
+            let n = chunk.iter().fold(0u32, |acc, &x| (acc << 8) | u32::from(x))
+                << (8 * (3 - chunk.len()));
+            for i in 0..=chunk.len() {
+                s.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        f.write_str(&s)
+    }
+}
+
+impl FromStr for Cursor {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Cursor> {
+        let bad = || Error::InvalidCursor {
+            reason: "not a runlog cursor".into(),
+        };
+        if s.len() > 100 {
+            return Err(bad());
+        }
+        let mut bytes = Vec::with_capacity(LEN);
+        let mut acc = 0u32;
+        let mut bits = 0;
+        for c in s.bytes() {
+            let v = ALPHABET.iter().position(|&a| a == c).ok_or_else(bad)? as u32;
+            acc = (acc << 6) | v;
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                bytes.push((acc >> bits) as u8);
+                acc &= (1 << bits) - 1;
+            }
+        }
+        if acc != 0 {
+            return Err(bad());
+        }
+        Cursor::from_bytes(&bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_round_trip_and_rejects() {
+        let c = Cursor {
+            fingerprint: 0xdead_beef_0123_4567,
+            range: TimeRange::new(Timestamp::from_secs(1), Timestamp::from_secs(9)).unwrap(),
+            time: Timestamp::from_micros(5_000_123),
+            id: RecordId {
+                segment: SegmentId {
+                    partition: 7,
+                    generation: 1,
+                },
+                ordinal: 42,
+            },
+        };
+        let s = c.to_string();
+        assert_eq!(s.len(), 66);
+        assert_eq!(s.parse::<Cursor>().unwrap(), c);
+        for bad in ["", "abc", "!!!!", &s[..65], &format!("{s}A")] {
+            assert!(
+                matches!(bad.parse::<Cursor>(), Err(Error::InvalidCursor { .. })),
+                "{bad}"
+            );
+        }
+        // A changed character is caught by the checksum.
+        let mut altered = s.clone().into_bytes();
+        altered[10] = if altered[10] == b'A' { b'B' } else { b'A' };
+        assert!(
+            String::from_utf8(altered)
+                .unwrap()
+                .parse::<Cursor>()
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,289 @@
+//! Running a filter over segments: newest-first pages (a k-way merge of
+//! per-segment streams) and counts.
+
+use std::path::PathBuf;
+
+use roaring::RoaringBitmap;
+
+use crate::error::Result;
+use crate::index::IndexField;
+use crate::query::filter::{Cand, Filter, IndexRef};
+use crate::record::{Level, RecordId, SegmentId, StoredRecord};
+use crate::segment::reader::SegView;
+use crate::segment::recovery::Damage;
+
+/// The smallest record ID: `(t, MIN_ID)` sorts before every record of time `t`.
+pub(crate) const MIN_ID: RecordId = RecordId {
+    segment: SegmentId {
+        partition: 0,
+        generation: 0,
+    },
+    ordinal: 0,
+};
+
+/// A sort key: time (µs), then record ID.
+pub(crate) type Key = (i64, RecordId);
+
+/// One segment, ready to read and filter.
+#[derive(Debug)]
+pub(crate) struct Source<'a> {
+    pub(crate) view: SegView<'a>,
+    pub(crate) index: IndexRef<'a>,
+}
+
+impl Source<'_> {
+    fn index_path(&self) -> PathBuf {
+        self.view.path.with_extension(crate::segment::INDEX_EXT)
+    }
+
+    fn key(&self, ord: u32) -> Key {
+        (
+            self.view.time(ord),
+            RecordId {
+                segment: self.view.id,
+                ordinal: ord,
+            },
+        )
+    }
+}
+
+/// A segment's candidates in `[from, upper)`, newest first.
+enum Stream {
+    /// Every rank in `lo..hi`, going down.
+    Ranks { lo: usize, hi: usize },
+    /// Ranks in `lo..hi` whose ordinal is in the bitmap (active segments,
+    /// dense candidates).
+    Ordinals {
+        lo: usize,
+        hi: usize,
+        ords: RoaringBitmap,
+    },
+    /// Ranks from a bitmap, going down (sealed segments).
+    Bits(std::iter::Rev<roaring::bitmap::IntoIter>),
+    /// Precomputed keys, newest first (active segments, sparse candidates).
+    Keys(std::vec::IntoIter<(i64, u32)>),
+}
+
+impl Stream {
+    fn new(src: &Source<'_>, filter: &Filter, from: i64, upper: Key) -> Result<Stream> {
+        let v = &src.view;
+        let hi = v.position_below(upper.0, upper.1);
+        let lo = v.position_below(from, MIN_ID);
+        if lo >= hi {
+            return Ok(Stream::Ranks { lo: 0, hi: 0 });
+        }
+        let cand = filter.candidates(src.index, &src.index_path())?;
+        Ok(match (cand, src.index) {
+            (Cand::All, _) | (Cand::Some(_), IndexRef::Missing) => Stream::Ranks { lo, hi },
+            (Cand::Some(mut ranks), IndexRef::Disk(_)) => {
+                ranks.remove_range(hi as u32..);
+                ranks.remove_range(..lo as u32);
+                Stream::Bits(ranks.into_iter().rev())
+            }
+            (Cand::Some(ords), IndexRef::Mem(_)) => {
+                if ords.len() as usize * 8 >= hi - lo {
+                    Stream::Ordinals { lo, hi, ords }
+                } else {
+                    let mut keys: Vec<(i64, u32)> = ords
+                        .iter()
+                        .filter_map(|o| {
+                            let k = src.key(o);
+                            (k.0 >= from && k < upper).then_some((k.0, o))
+                        })
+                        .collect();
+                    keys.sort_unstable_by(|a, b| b.cmp(a));
+                    Stream::Keys(keys.into_iter())
+                }
+            }
+        })
+    }
+
+    fn next(&mut self, src: &Source<'_>) -> Option<Key> {
+        match self {
+            Stream::Ranks { lo, hi } => {
+                if *hi <= *lo {
+                    return None;
+                }
+                *hi -= 1;
+                Some(src.key(src.view.order(*hi)))
+            }
+            Stream::Ordinals { lo, hi, ords } => {
+                while *hi > *lo {
+                    *hi -= 1;
+                    let ord = src.view.order(*hi);
+                    if ords.contains(ord) {
+                        return Some(src.key(ord));
+                    }
+                }
+                None
+            }
+            Stream::Bits(it) => it.next().map(|rank| src.key(src.view.order(rank as usize))),
+            Stream::Keys(it) => it.next().map(|(_, ord)| src.key(ord)),
+        }
+    }
+}
+
+/// Collect matches of `filter` from one partition's segments (`group`),
+/// newest first, with keys in `[from, *upper)`, into `out` until it holds
+/// `limit`. Moves `upper` down past what was read. Returns whether `out`
+/// is full. Unreadable records are skipped and passed to `note`.
+pub(crate) fn collect_group(
+    group: &[Source<'_>],
+    filter: &Filter,
+    from: i64,
+    upper: &mut Key,
+    limit: usize,
+    out: &mut Vec<StoredRecord>,
+    note: &dyn Fn(Damage),
+) -> Result<bool> {
+    let mut streams = Vec::with_capacity(group.len());
+    let mut heads = Vec::with_capacity(group.len());
+    for src in group {
+        let mut s = Stream::new(src, filter, from, *upper)?;
+        heads.push(s.next(src));
+        streams.push(s);
+    }
+    loop {
+        let Some((k, key)) = heads
+            .iter()
+            .enumerate()
+            .filter_map(|(k, h)| h.map(|h| (k, h)))
+            .max_by_key(|(_, h)| *h)
+        else {
+            return Ok(false);
+        };
+        heads[k] = streams[k].next(&group[k]);
+        *upper = key;
+        let src = &group[k];
+        match src.view.read(key.1.ordinal, false) {
+            Ok(rec) => {
+                if filter.confirm(&rec.record) {
+                    out.push(rec);
+                    if out.len() >= limit {
+                        return Ok(true);
+                    }
+                }
+            }
+            Err(e) => note(Damage::from_error(src.view.path, &e)),
+        }
+    }
+}
+
+/// Running totals of a count.
+#[derive(Debug)]
+pub(crate) struct Tally {
+    pub(crate) by_level: [u64; 4],
+    /// Start of the first bucket and bucket width (µs), with the counts.
+    pub(crate) buckets: Option<(i64, i64, Vec<u64>)>,
+}
+
+impl Tally {
+    fn add(&mut self, level: u8, time: i64, n: u64) {
+        self.by_level[level as usize] += n;
+        if let Some((start, width, counts)) = &mut self.buckets {
+            let i = ((time - *start) / *width) as usize;
+            if let Some(c) = counts.get_mut(i) {
+                *c += n;
+            }
+        }
+    }
+}
+
+/// Count the matches of `filter` with times in `[from, to)` in one segment.
+pub(crate) fn count_source(
+    src: &Source<'_>,
+    filter: &Filter,
+    from: i64,
+    to: i64,
+    tally: &mut Tally,
+    note: &dyn Fn(Damage),
+) -> Result<()> {
+    let v = &src.view;
+    let lo = v.position_below(from, MIN_ID);
+    let hi = v.position_below(to, MIN_ID);
+    if lo >= hi {
+        return Ok(());
+    }
+    match src.index {
+        IndexRef::Disk(ix) if !filter.has_words() => {
+            let cand = filter.candidates(src.index, &src.index_path())?;
+            let whole = lo == 0 && hi == v.len();
+            for l in Level::ALL {
+                let code = l.code();
+                if !filter.wants_level(code) {
+                    continue;
+                }
+                let err = |e: crate::segment::format::DecodeError| e.into_error(&src.index_path());
+                let n = match &cand {
+                    Cand::All if whole && tally.buckets.is_none() => {
+                        ix.cardinality(IndexField::Level, &[code]).map_err(err)?
+                    }
+                    cand => {
+                        let mut bm = ix
+                            .get(IndexField::Level, &[code])
+                            .map_err(err)?
+                            .unwrap_or_default();
+                        if let Cand::Some(c) = cand {
+                            bm &= c;
+                        }
+                        if let Some((start, width, counts)) = &mut tally.buckets {
+                            // Bucket edges as ranks: records are in time order.
+                            for (i, c) in counts.iter_mut().enumerate() {
+                                let b0 = (*start + i as i64 * *width).max(from);
+                                let b1 = (*start + (i as i64 + 1) * *width).min(to);
+                                if b1 <= b0 {
+                                    continue;
+                                }
+                                let r0 = v.position_below(b0, MIN_ID).max(lo);
+                                let r1 = v.position_below(b1, MIN_ID).min(hi);
+                                if r0 < r1 {
+                                    *c += bm.range_cardinality(r0 as u32..r1 as u32);
+                                }
+                            }
+                        }
+                        bm.range_cardinality(lo as u32..hi as u32)
+                    }
+                };
+                tally.by_level[code as usize] += n;
+            }
+            Ok(())
+        }
+        IndexRef::Mem(ix) if !filter.has_words() => {
+            let cand = filter.candidates(src.index, &src.index_path())?;
+            for l in Level::ALL {
+                let code = l.code();
+                if !filter.wants_level(code) {
+                    continue;
+                }
+                let Some(level_bm) = ix.dict(IndexField::Level).get(&[code]) else {
+                    continue;
+                };
+                let bm = match &cand {
+                    Cand::All => level_bm.clone(),
+                    Cand::Some(c) => level_bm & c,
+                };
+                for ord in bm {
+                    let t = src.view.time(ord);
+                    if t >= from && t < to {
+                        tally.add(code, t, 1);
+                    }
+                }
+            }
+            Ok(())
+        }
+        // Text to confirm, or no index: read the candidates.
+        _ => {
+            let mut stream = Stream::new(src, filter, from, (to, MIN_ID))?;
+            while let Some((_, id)) = stream.next(src) {
+                match v.read(id.ordinal, false) {
+                    Ok(rec) if filter.confirm(&rec.record) => {
+                        tally.add(rec.record.level.code(), rec.record.time.as_micros(), 1);
+                    }
+                    Ok(_) => {}
+                    Err(e) => note(Damage::from_error(v.path, &e)),
+                }
+            }
+            Ok(())
+        }
+    }
+}
