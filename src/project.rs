@@ -800,18 +800,20 @@ impl ProjectInner {
     pub(crate) fn query(&self, q: &Query) -> Result<Page> {
         let filter = Filter::new(q);
         let fingerprint = filter.fingerprint();
-        let (range, upper) = match q.cursor {
+        let (resolved, upper) = match q.cursor {
             Some(c) if c.fingerprint != fingerprint => return Err(Error::CursorMismatch),
-            Some(c) => (c.range, Some((c.time.as_micros(), c.id))),
-            None => (self.resolve(&q.range)?.range, None),
+            Some(c) => (
+                ResolvedRange::clamp(c.range, self.horizon(self.now())),
+                Some((c.time.as_micros(), c.id)),
+            ),
+            None => (self.resolve(&q.range)?, None),
         };
-        let resolved = ResolvedRange::clamp(range, self.horizon(self.now()));
         let mut records = Vec::with_capacity(q.limit.min(1024));
         let full = self.search(&filter, resolved.range, upper, q.limit, &mut records)?;
         let next = match (full, records.last()) {
             (true, Some(last)) => Some(Cursor {
                 fingerprint,
-                range,
+                range: resolved.range,
                 time: last.record.time,
                 id: last.id,
             }),
