@@ -43,6 +43,7 @@ use std::sync::OnceLock;
 use roaring::RoaringBitmap;
 
 use crate::index::memory::{MemIndex, substring_terms};
+use crate::index::postings::Postings;
 use crate::index::{FIELD_COUNT, IndexField};
 use crate::record::SegmentId;
 use crate::segment::format::{DecodeError, FORMAT_VERSION, u16_at, u32_at, u64_at};
@@ -95,7 +96,7 @@ pub fn encode(mem: &MemIndex, rank_of: Option<&[u32]>, id: SegmentId, ranks: u32
 
 fn encode_section(mem: &MemIndex, field: IndexField, rank_of: Option<&[u32]>, out: &mut Vec<u8>) {
     let dict = mem.dict(field);
-    let mut terms: Vec<(&[u8], &RoaringBitmap)> = dict.iter().collect();
+    let mut terms: Vec<(&[u8], &Postings)> = dict.iter().filter(|(_, p)| !p.is_empty()).collect();
     terms.sort_unstable_by(|a, b| a.0.cmp(b.0));
     out.extend_from_slice(&(terms.len() as u32).to_le_bytes());
     let mut at = 0u32;
@@ -109,21 +110,9 @@ fn encode_section(mem: &MemIndex, field: IndexField, rank_of: Option<&[u32]>, ou
     }
     let mut bitmaps = Vec::new();
     let mut postings = Vec::with_capacity(terms.len() * POSTING_LEN);
-    let mut ranked = Vec::new();
-    for (_, bm) in &terms {
-        let mut converted;
-        let bm = match rank_of {
-            None => *bm,
-            Some(rank_of) => {
-                ranked.clear();
-                ranked.extend(bm.iter().filter_map(|o| rank_of.get(o as usize).copied()));
-                ranked.sort_unstable();
-                converted =
-                    RoaringBitmap::from_sorted_iter(ranked.iter().copied()).unwrap_or_default();
-                converted.optimize();
-                &converted
-            }
-        };
+    for (_, list) in &terms {
+        let mut bm = list.to_bitmap(rank_of);
+        bm.optimize();
         let before = bitmaps.len();
         // Writing into a Vec cannot fail.
         let _ = bm.serialize_into(&mut bitmaps);

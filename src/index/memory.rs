@@ -2,17 +2,16 @@
 
 use std::collections::HashMap;
 
-use roaring::RoaringBitmap;
-
+use crate::index::postings::Postings;
 use crate::index::tokenizer::for_each_word;
 use crate::index::{FIELD_COUNT, FxBuild, IndexField, for_each_exact_term};
 use crate::record::LogRecord;
 
-/// One field's dictionary: term → bitmap.
+/// One field's dictionary: term → postings (ordinals).
 #[derive(Debug, Default)]
 pub(crate) struct Dict {
     ids: HashMap<Box<[u8]>, u32, FxBuild>,
-    bitmaps: Vec<RoaringBitmap>,
+    postings: Vec<Postings>,
     /// For substring search (words only): terms in ID order, concatenated.
     blob: Vec<u8>,
     /// Start of each term in `blob`, plus the end.
@@ -33,9 +32,9 @@ impl Dict {
         let id = match self.ids.get(term) {
             Some(&id) => id,
             None => {
-                let id = self.bitmaps.len() as u32;
+                let id = self.postings.len() as u32;
                 self.ids.insert(term.into(), id);
-                self.bitmaps.push(RoaringBitmap::new());
+                self.postings.push(Postings::default());
                 if self.substrings {
                     self.blob.extend_from_slice(term);
                     self.starts.push(self.blob.len() as u32);
@@ -43,41 +42,34 @@ impl Dict {
                 id
             }
         };
-        let bm = &mut self.bitmaps[id as usize];
-        if bm.try_push(ord).is_err() {
-            // Not above the maximum: a repeated word of the same record,
-            // or a record re-added by recovery.
-            bm.insert(ord);
-        }
+        self.postings[id as usize].add(ord);
     }
 
-    /// The bitmap of `term`.
-    pub(crate) fn get(&self, term: &[u8]) -> Option<&RoaringBitmap> {
-        self.ids.get(term).map(|&id| &self.bitmaps[id as usize])
+    /// The postings of `term`.
+    pub(crate) fn get(&self, term: &[u8]) -> Option<&Postings> {
+        self.ids.get(term).map(|&id| &self.postings[id as usize])
     }
 
-    /// Union of the bitmaps of every term containing `needle`.
-    pub(crate) fn containing(&self, needle: &[u8]) -> RoaringBitmap {
-        let mut out = RoaringBitmap::new();
+    /// Union of the postings of every term containing `needle`.
+    pub(crate) fn containing(&self, needle: &[u8]) -> Postings {
         if self.substrings {
-            for id in substring_terms(&self.blob, &self.starts, needle) {
-                out |= &self.bitmaps[id];
-            }
+            let ids: Vec<usize> = substring_terms(&self.blob, &self.starts, needle).collect();
+            Postings::union(ids.into_iter().map(|id| &self.postings[id]))
         } else {
-            for (term, &id) in &self.ids {
-                if memchr::memmem::find(term, needle).is_some() {
-                    out |= &self.bitmaps[id as usize];
-                }
-            }
+            Postings::union(
+                self.ids
+                    .iter()
+                    .filter(|(term, _)| memchr::memmem::find(term, needle).is_some())
+                    .map(|(_, &id)| &self.postings[id as usize]),
+            )
         }
-        out
     }
 
-    /// Every term with its bitmap, in no particular order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &RoaringBitmap)> {
+    /// Every term with its postings, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &Postings)> {
         self.ids
             .iter()
-            .map(|(t, &id)| (&**t, &self.bitmaps[id as usize]))
+            .map(|(t, &id)| (&**t, &self.postings[id as usize]))
     }
 }
 
@@ -131,9 +123,7 @@ impl MemIndex {
         let dicts = &mut self.dicts;
         for_each_exact_term(r, |field, term| dicts[field.slot()].add(term, ord));
         let words = &mut dicts[IndexField::Word.slot()];
-        for_each_word(&r.content, &mut self.scratch, |w| {
-            words.add(w.as_bytes(), ord)
-        });
+        for_each_word(&r.content, &mut self.scratch, |w| words.add(w, ord));
     }
 
     /// The dictionary of `field`.
@@ -162,11 +152,7 @@ mod tests {
             2,
             &LogRecord::new(Timestamp::from_secs(1), Level::Info, "job-2", "timeout").env("test"),
         );
-        let get = |f, t: &str| {
-            ix.dict(f)
-                .get(t.as_bytes())
-                .map(|b| b.iter().collect::<Vec<_>>())
-        };
+        let get = |f, t: &str| ix.dict(f).get(t.as_bytes()).map(|b| b.as_slice().to_vec());
         assert_eq!(get(IndexField::JobId, "job-1"), Some(vec![0, 1]));
         assert_eq!(get(IndexField::Env, "test"), Some(vec![2]));
         assert_eq!(get(IndexField::Flow, ""), Some(vec![2]));
@@ -181,8 +167,8 @@ mod tests {
         let sub = |n: &str| {
             ix.dict(IndexField::Word)
                 .containing(n.as_bytes())
-                .iter()
-                .collect::<Vec<_>>()
+                .as_slice()
+                .to_vec()
         };
         assert_eq!(sub("nnect"), vec![0, 1]);
         assert_eq!(sub("out"), vec![2]);

@@ -9,6 +9,7 @@
 
 pub(crate) mod disk;
 pub(crate) mod memory;
+pub(crate) mod postings;
 pub mod tokenizer;
 
 use crate::record::{Field, LogRecord};

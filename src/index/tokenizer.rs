@@ -8,9 +8,35 @@
 /// Longest word put in the index, in bytes.
 pub const MAX_WORD_BYTES: usize = 32;
 
-/// Call `f` with each word of `text` (lower-cased), in order, repeats
-/// included. `buf` is scratch space reused across calls.
-pub fn for_each_word(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
+/// Call `f` with the bytes of each word of `text` (lower-cased), in
+/// order, repeats included. `buf` is scratch space reused across calls.
+pub fn for_each_word(text: &str, buf: &mut String, mut f: impl FnMut(&[u8])) {
+    if text.is_ascii() {
+        // Fast path: bytes, lower-cased into a stack buffer.
+        let mut word = [0u8; MAX_WORD_BYTES];
+        let mut len = 0usize;
+        let mut too_long = false;
+        for &b in text.as_bytes() {
+            if b.is_ascii_alphanumeric() {
+                if len < MAX_WORD_BYTES {
+                    word[len] = b.to_ascii_lowercase();
+                    len += 1;
+                } else {
+                    too_long = true;
+                }
+            } else if len > 0 || too_long {
+                if !too_long {
+                    f(&word[..len]);
+                }
+                len = 0;
+                too_long = false;
+            }
+        }
+        if len > 0 && !too_long {
+            f(&word[..len]);
+        }
+        return;
+    }
     buf.clear();
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {
@@ -19,13 +45,13 @@ pub fn for_each_word(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
             buf.extend(c.to_lowercase());
         } else if !buf.is_empty() {
             if buf.len() <= MAX_WORD_BYTES {
-                f(buf);
+                f(buf.as_bytes());
             }
             buf.clear();
         }
     }
     if !buf.is_empty() && buf.len() <= MAX_WORD_BYTES {
-        f(buf);
+        f(buf.as_bytes());
     }
 }
 
@@ -34,7 +60,9 @@ pub fn for_each_word(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
 pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut buf = String::new();
-    for_each_word(text, &mut buf, |w| out.push(w.to_owned()));
+    for_each_word(text, &mut buf, |w| {
+        out.push(String::from_utf8_lossy(w).into_owned())
+    });
     out
 }
 

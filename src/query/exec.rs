@@ -1,12 +1,12 @@
 //! Running a filter over segments: newest-first pages (a k-way merge of
 //! per-segment streams) and counts.
 
+use std::collections::BinaryHeap;
 use std::path::PathBuf;
-
-use roaring::RoaringBitmap;
 
 use crate::error::Result;
 use crate::index::IndexField;
+use crate::index::postings::Postings;
 use crate::query::filter::{Cand, Filter, IndexRef};
 use crate::record::{Level, RecordId, SegmentId, StoredRecord};
 use crate::segment::reader::SegView;
@@ -51,17 +51,21 @@ impl Source<'_> {
 enum Stream {
     /// Every rank in `lo..hi`, going down.
     Ranks { lo: usize, hi: usize },
-    /// Ranks in `lo..hi` whose ordinal is in the bitmap (active segments,
-    /// dense candidates).
-    Ordinals {
-        lo: usize,
-        hi: usize,
-        ords: RoaringBitmap,
+    /// Candidate ordinals of an active segment, newest first: ordinals
+    /// are pulled going down into a heap until the heap's best key beats
+    /// everything a lower ordinal can hold (by the prefix maximum of times).
+    /// Records mostly arrive in time order, so this pulls about one ordinal
+    /// per key.
+    Heap {
+        ords: Postings,
+        /// Ordinals at positions below `next` are not pulled yet.
+        next: usize,
+        heap: BinaryHeap<Key>,
+        from: i64,
+        upper: Key,
     },
     /// Ranks from a bitmap, going down (sealed segments).
     Bits(std::iter::Rev<roaring::bitmap::IntoIter>),
-    /// Precomputed keys, newest first (active segments, sparse candidates).
-    Keys(std::vec::IntoIter<(i64, u32)>),
 }
 
 impl Stream {
@@ -74,27 +78,19 @@ impl Stream {
         }
         let cand = filter.candidates(src.index, &src.index_path())?;
         Ok(match (cand, src.index) {
-            (Cand::All, _) | (Cand::Some(_), IndexRef::Missing) => Stream::Ranks { lo, hi },
-            (Cand::Some(mut ranks), IndexRef::Disk(_)) => {
+            (Cand::All, _) => Stream::Ranks { lo, hi },
+            (Cand::Ranks(mut ranks), _) => {
                 ranks.remove_range(hi as u32..);
                 ranks.remove_range(..lo as u32);
                 Stream::Bits(ranks.into_iter().rev())
             }
-            (Cand::Some(ords), IndexRef::Mem(_)) => {
-                if ords.len() as usize * 8 >= hi - lo {
-                    Stream::Ordinals { lo, hi, ords }
-                } else {
-                    let mut keys: Vec<(i64, u32)> = ords
-                        .iter()
-                        .filter_map(|o| {
-                            let k = src.key(o);
-                            (k.0 >= from && k < upper).then_some((k.0, o))
-                        })
-                        .collect();
-                    keys.sort_unstable_by(|a, b| b.cmp(a));
-                    Stream::Keys(keys.into_iter())
-                }
-            }
+            (Cand::Ords(ords), _) => Stream::Heap {
+                next: ords.len(),
+                ords,
+                heap: BinaryHeap::new(),
+                from,
+                upper,
+            },
         })
     }
 
@@ -107,18 +103,32 @@ impl Stream {
                 *hi -= 1;
                 Some(src.key(src.view.order(*hi)))
             }
-            Stream::Ordinals { lo, hi, ords } => {
-                while *hi > *lo {
-                    *hi -= 1;
-                    let ord = src.view.order(*hi);
-                    if ords.contains(ord) {
-                        return Some(src.key(ord));
+            Stream::Heap {
+                ords,
+                next,
+                heap,
+                from,
+                upper,
+            } => loop {
+                let below = next.checked_sub(1).map(|i| ords.as_slice()[i]);
+                let ceiling = below.and_then(|o| src.view.prefix_max(o));
+                // Lower ordinals hold times <= `c` and smaller IDs, so the
+                // heap's best is next once its time reaches `c`.
+                let best = heap.peek().map(|k| k.0);
+                match ceiling {
+                    None => return heap.pop(),
+                    Some(c) if c < *from || best.is_some_and(|b| b >= c) => return heap.pop(),
+                    Some(_) => {}
+                }
+                *next -= 1;
+                if let Some(o) = below {
+                    let key = src.key(o);
+                    if key.0 >= *from && key < *upper {
+                        heap.push(key);
                     }
                 }
-                None
-            }
+            },
             Stream::Bits(it) => it.next().map(|rank| src.key(src.view.order(rank as usize))),
-            Stream::Keys(it) => it.next().map(|(_, ord)| src.key(ord)),
         }
     }
 }
@@ -223,7 +233,7 @@ pub(crate) fn count_source(
                             .get(IndexField::Level, &[code])
                             .map_err(err)?
                             .unwrap_or_default();
-                        if let Cand::Some(c) = cand {
+                        if let Cand::Ranks(c) = cand {
                             bm &= c;
                         }
                         if let Some((start, width, counts)) = &mut tally.buckets {
@@ -258,11 +268,11 @@ pub(crate) fn count_source(
                 let Some(level_bm) = ix.dict(IndexField::Level).get(&[code]) else {
                     continue;
                 };
-                let bm = match &cand {
-                    Cand::All => level_bm.clone(),
-                    Cand::Some(c) => level_bm & c,
+                let ords = match &cand {
+                    Cand::Ords(c) => level_bm.and(c),
+                    _ => level_bm.clone(),
                 };
-                for ord in bm {
+                for &ord in ords.as_slice() {
                     let t = src.view.time(ord);
                     if t >= from && t < to {
                         tally.add(code, t, 1);

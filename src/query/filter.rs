@@ -1,6 +1,7 @@
 //! A query's filters, resolved against one segment's index into a set of
 //! candidate records, and confirmed against each record read.
 
+use std::borrow::Cow;
 use std::hash::Hasher;
 use std::path::Path;
 
@@ -8,6 +9,7 @@ use roaring::RoaringBitmap;
 
 use crate::error::Result;
 use crate::index::memory::MemIndex;
+use crate::index::postings::Postings;
 use crate::index::tokenizer::{MAX_WORD_BYTES, for_each_word, matches_all};
 use crate::index::{FxHasher, IndexField};
 use crate::query::Query;
@@ -30,8 +32,45 @@ pub(crate) enum IndexRef<'a> {
 pub(crate) enum Cand {
     /// Every record.
     All,
-    /// These ordinals (active) or ranks (sealed); may be empty.
-    Some(RoaringBitmap),
+    /// These ranks (sealed segments); may be empty.
+    Ranks(RoaringBitmap),
+    /// These ordinals (active segments); may be empty.
+    Ords(Postings),
+}
+
+/// What the narrowing needs of a set of records.
+trait PostingSet: Sized + Default + Clone {
+    fn and(self, other: &Self) -> Self;
+    fn or(self, other: &Self) -> Self;
+    fn len(&self) -> u64;
+}
+
+impl PostingSet for RoaringBitmap {
+    fn and(self, other: &Self) -> Self {
+        self & other
+    }
+    fn or(self, other: &Self) -> Self {
+        self | other
+    }
+    fn len(&self) -> u64 {
+        RoaringBitmap::len(self)
+    }
+}
+
+impl PostingSet for Postings {
+    fn and(self, other: &Self) -> Self {
+        Postings::and(&self, other)
+    }
+    fn or(self, other: &Self) -> Self {
+        if self.is_empty() {
+            other.clone()
+        } else {
+            Postings::union([&self, other])
+        }
+    }
+    fn len(&self) -> u64 {
+        Postings::len(self) as u64
+    }
 }
 
 /// A query's filters, ready to run.
@@ -57,8 +96,9 @@ impl Filter {
         let mut buf = String::new();
         for w in &q.words {
             for_each_word(w, &mut buf, |p| {
-                if p.len() <= MAX_WORD_BYTES && !pieces.iter().any(|x: &String| x == p) {
-                    pieces.push(p.to_owned());
+                let p = String::from_utf8_lossy(p).into_owned();
+                if p.len() <= MAX_WORD_BYTES && !pieces.contains(&p) {
+                    pieces.push(p);
                 }
             });
         }
@@ -125,56 +165,67 @@ impl Filter {
         if self.is_all() {
             return Ok(Cand::All);
         }
-        match ix {
-            IndexRef::Missing => Ok(Cand::All),
-            IndexRef::Mem(m) => self.narrow(
-                |f, t| Ok(m.dict(f).get(t).cloned()),
-                |f, p| Ok(m.dict(f).containing(p)),
-            ),
-            IndexRef::Disk(d) => self.narrow(
-                |f, t| d.get(f, t).map_err(|e| e.into_error(path)),
-                |f, p| d.containing(f, p).map_err(|e| e.into_error(path)),
-            ),
-        }
+        Ok(match ix {
+            IndexRef::Missing => Cand::All,
+            IndexRef::Mem(m) => self
+                .narrow(
+                    |f, t| Ok(m.dict(f).get(t).map(Cow::Borrowed)),
+                    |f, p| Ok(m.dict(f).containing(p)),
+                )?
+                .map_or(Cand::All, Cand::Ords),
+            IndexRef::Disk(d) => self
+                .narrow(
+                    |f, t| {
+                        d.get(f, t)
+                            .map(|b| b.map(Cow::Owned))
+                            .map_err(|e| e.into_error(path))
+                    },
+                    |f, p| d.containing(f, p).map_err(|e| e.into_error(path)),
+                )?
+                .map_or(Cand::All, Cand::Ranks),
+        })
     }
 
-    fn narrow(
+    /// The intersection of every filter's postings; `None` for "all".
+    /// Starts from the smallest set so no large one is copied.
+    fn narrow<'i, S: PostingSet + 'i>(
         &self,
-        get: impl Fn(IndexField, &[u8]) -> Result<Option<RoaringBitmap>>,
-        containing: impl Fn(IndexField, &[u8]) -> Result<RoaringBitmap>,
-    ) -> Result<Cand> {
-        let mut acc: Option<RoaringBitmap> = None;
-        let mut and = |bm: RoaringBitmap| {
-            acc = Some(match acc.take() {
-                None => bm,
-                Some(a) => a & bm,
-            });
-            acc.as_ref().is_some_and(|a| a.is_empty())
-        };
+        get: impl Fn(IndexField, &[u8]) -> Result<Option<Cow<'i, S>>>,
+        containing: impl Fn(IndexField, &[u8]) -> Result<S>,
+    ) -> Result<Option<S>> {
+        let mut sets: Vec<Cow<'i, S>> = Vec::new();
         for (_, field, value) in &self.exact {
-            let bm = get(*field, value.as_bytes())?.unwrap_or_default();
-            if and(bm) {
-                return Ok(Cand::Some(RoaringBitmap::new()));
+            match get(*field, value.as_bytes())? {
+                Some(set) => sets.push(set),
+                None => return Ok(Some(S::default())),
             }
         }
         if self.levels != 0b1111 {
-            let mut union = RoaringBitmap::new();
+            let mut union = S::default();
             for l in Level::ALL {
                 if self.wants_level(l.code())
-                    && let Some(bm) = get(IndexField::Level, &[l.code()])?
+                    && let Some(set) = get(IndexField::Level, &[l.code()])?
                 {
-                    union |= bm;
+                    union = union.or(&set);
                 }
             }
-            if and(union) {
-                return Ok(Cand::Some(RoaringBitmap::new()));
-            }
+            sets.push(Cow::Owned(union));
         }
         for p in &self.pieces {
-            if and(containing(IndexField::Word, p.as_bytes())?) {
-                return Ok(Cand::Some(RoaringBitmap::new()));
-            }
+            sets.push(Cow::Owned(containing(IndexField::Word, p.as_bytes())?));
         }
-        Ok(acc.map_or(Cand::All, Cand::Some))
+        sets.sort_by_key(|s| s.len());
+        let mut sets = sets.into_iter();
+        let Some(first) = sets.next() else {
+            return Ok(None);
+        };
+        let mut acc = first.into_owned();
+        for set in sets {
+            if acc.len() == 0 {
+                break;
+            }
+            acc = acc.and(&set);
+        }
+        Ok(Some(acc))
     }
 }

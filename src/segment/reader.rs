@@ -182,6 +182,7 @@ pub(crate) enum Tables<'a> {
         times: &'a [i64],
         offsets: &'a [u32],
         order: &'a [u32],
+        prefix_max: &'a [i64],
     },
     /// A sealed segment's tables, checked at open.
     Disk(Trailer),
@@ -220,6 +221,14 @@ impl<'a> SegView<'a> {
         match self.tables {
             Tables::Mem { offsets, .. } => offsets.len() as u32,
             Tables::Disk(t) => t.slots,
+        }
+    }
+
+    /// The largest time among ordinals `0..=ord` (active segments only).
+    pub(crate) fn prefix_max(&self, ord: u32) -> Option<i64> {
+        match self.tables {
+            Tables::Mem { prefix_max, .. } => prefix_max.get(ord as usize).copied(),
+            Tables::Disk(_) => None,
         }
     }
 

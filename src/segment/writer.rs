@@ -30,6 +30,8 @@ pub(crate) struct ActiveSegment {
     /// End of the last whole frame: where the next one is written.
     end: u64,
     times: Vec<i64>,
+    /// Largest time among ordinals `0..=i`: bounds what lower ordinals hold.
+    prefix_max: Vec<i64>,
     offsets: Vec<u32>,
     order: Vec<u32>,
     /// A map of the file's first `end` bytes (or fewer, if stale).
@@ -97,6 +99,7 @@ impl ActiveSegment {
             created,
             end,
             times: Vec::new(),
+            prefix_max: Vec::new(),
             offsets: Vec::new(),
             order: Vec::new(),
             map: Mutex::new(None),
@@ -114,6 +117,8 @@ impl ActiveSegment {
             while self.offsets.len() < f.ordinal as usize {
                 self.offsets.push(MISSING);
                 self.times.push(0);
+                self.prefix_max
+                    .push(self.prefix_max.last().copied().unwrap_or(i64::MIN));
             }
             // The scan checked these frames whole, so they decode.
             let at = (f.offset - base) as usize;
@@ -130,6 +135,8 @@ impl ActiveSegment {
         let ord = self.offsets.len() as u32;
         self.offsets.push(offset);
         self.times.push(time);
+        self.prefix_max
+            .push(self.prefix_max.last().map_or(time, |&m| m.max(time)));
         // Every present ordinal is smaller than `ord`, so the new key goes
         // after every record of time <= `time`.
         let times = &self.times;
@@ -254,6 +261,7 @@ impl ActiveSegment {
                 times: &self.times,
                 offsets: &self.offsets,
                 order: &self.order,
+                prefix_max: &self.prefix_max,
             },
         ))
     }
