@@ -98,7 +98,7 @@ pub use query::follow::Follow;
 pub use query::{Counts, Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page, Query};
 pub use record::{
     Field, Level, LogRecord, MAX_CONTENT_BYTES, MAX_DETAIL_BYTES, MAX_JOB_ID_BYTES, MAX_NAME_BYTES,
-    RecordId, SegmentId, StoredRecord,
+    RecordId, SegmentId, StoredRecord, Text,
 };
 pub use segment::format;
 pub use segment::recovery::{Damage, VerifyReport};

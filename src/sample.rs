@@ -722,7 +722,7 @@ impl Generator {
         write_content(
             scratch, rng, flow, job, comp, action, level, pos, elapsed_ms,
         );
-        let content = scratch.as_str().to_owned();
+        let content = crate::record::Text::from(scratch.as_str());
         let detail = rng.chance(self.cfg.detail_fraction).then(|| {
             scratch.clear();
             write_detail(scratch, rng, flow, job, comp, action, level);
@@ -732,14 +732,14 @@ impl Generator {
         let record = LogRecord {
             time: Timestamp::from_micros(time),
             level,
-            job_id: job.id.clone(),
-            flow: flow.name.clone(),
-            component: comp.name().to_owned(),
-            action: action.to_owned(),
-            category: category.to_owned(),
-            env: job.env.to_owned(),
-            app: app.name.clone(),
-            version: app.versions[job.version].clone(),
+            job_id: job.id.as_str().into(),
+            flow: flow.name.as_str().into(),
+            component: comp.name().into(),
+            action: action.into(),
+            category: category.into(),
+            env: job.env.into(),
+            app: app.name.as_str().into(),
+            version: app.versions[job.version].as_str().into(),
             attempt: job.attempt,
             content,
             detail,

@@ -59,7 +59,7 @@ fn oversized_fields_are_refused_naming_the_field() {
         (
             Field::JobId,
             LogRecord {
-                job_id: "j".repeat(129),
+                job_id: "j".repeat(129).into(),
                 ..base.clone()
             },
         ),
@@ -73,7 +73,7 @@ fn oversized_fields_are_refused_naming_the_field() {
         (
             Field::Content,
             LogRecord {
-                content: "x".repeat(16 * 1024 + 1),
+                content: "x".repeat(16 * 1024 + 1).into(),
                 ..base.clone()
             },
         ),

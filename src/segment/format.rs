@@ -86,7 +86,7 @@
 //! | 60 | 4 | CRC32 of bytes 0..60 |
 
 use crate::record::{
-    Level, LogRecord, MAX_CONTENT_BYTES, MAX_DETAIL_BYTES, MAX_JOB_ID_BYTES, MAX_NAME_BYTES,
+    Level, LogRecord, MAX_CONTENT_BYTES, MAX_DETAIL_BYTES, MAX_JOB_ID_BYTES, MAX_NAME_BYTES, Text,
 };
 use crate::time::Timestamp;
 
@@ -452,7 +452,7 @@ pub fn decode_summary(s: &[u8]) -> Result<(LogRecord, bool), DecodeError> {
         ));
     }
     let mut at = S_STRINGS;
-    let mut next = |max: usize| -> Result<String, DecodeError> {
+    let mut next = |max: usize| -> Result<Text, DecodeError> {
         if s.len() < at + 2 {
             return Err(DecodeError::at(at, "summary ends inside a string length"));
         }
@@ -464,9 +464,10 @@ pub fn decode_summary(s: &[u8]) -> Result<(LogRecord, bool), DecodeError> {
             ));
         }
         let bytes = &s[at + 2..at + 2 + len];
-        let text = std::str::from_utf8(bytes)
-            .map_err(|_| DecodeError::at(at + 2, "string is not UTF-8"))?
-            .to_owned();
+        let text = Text::from(
+            std::str::from_utf8(bytes)
+                .map_err(|_| DecodeError::at(at + 2, "string is not UTF-8"))?,
+        );
         at += 2 + len;
         Ok(text)
     };
