@@ -4,6 +4,8 @@
 //! keeps ingest cheap; queries intersect and merge the sorted lists
 //! directly. Sealing turns them into roaring bitmaps.
 
+use std::borrow::Cow;
+
 use roaring::RoaringBitmap;
 
 /// Sorted, distinct values.
@@ -108,6 +110,61 @@ impl Postings {
     }
 }
 
+/// The intersection of several postings, produced lazily from the
+/// highest value down: work is proportional to what is consumed, which is
+/// what a newest-first page needs.
+#[derive(Clone, Debug)]
+pub(crate) struct Conj<'a> {
+    /// Sorted by length: the first drives, the others are probed.
+    sets: Vec<Cow<'a, Postings>>,
+    /// For each set, how many of its values remain (those below are unread).
+    ends: Vec<usize>,
+}
+
+impl<'a> Conj<'a> {
+    /// The intersection of `sets` (at least one).
+    pub(crate) fn new(mut sets: Vec<Cow<'a, Postings>>) -> Conj<'a> {
+        sets.sort_by_key(|s| s.len());
+        let ends = sets.iter().map(|s| s.len()).collect();
+        Conj { sets, ends }
+    }
+
+    /// The next value going down.
+    pub(crate) fn next_desc(&mut self) -> Option<u32> {
+        'driver: loop {
+            let end = self.ends.first_mut()?;
+            *end = end.checked_sub(1)?;
+            let x = self.sets[0].0[*end];
+            for k in 1..self.sets.len() {
+                let list = &self.sets[k].0[..self.ends[k]];
+                // Gallop down from the end, then search the window.
+                let mut step = 1;
+                while step < list.len() && list[list.len() - 1 - step] > x {
+                    step *= 2;
+                }
+                let start = list.len().saturating_sub(step + 1);
+                let below = start + list[start..].partition_point(|&v| v < x);
+                let found = list.get(below) == Some(&x);
+                self.ends[k] = below;
+                if !found {
+                    continue 'driver;
+                }
+            }
+            return Some(x);
+        }
+    }
+
+    /// Every remaining value, ascending.
+    pub(crate) fn collect(mut self) -> Postings {
+        let mut out = Vec::new();
+        while let Some(x) = self.next_desc() {
+            out.push(x);
+        }
+        out.reverse();
+        Postings(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +191,8 @@ mod tests {
             let or: BTreeSet<u32> = sa.union(&b).copied().collect();
             prop_assert_eq!(Postings::union([&pa, &pb]).as_slice().to_vec(), or.iter().copied().collect::<Vec<_>>());
             for x in 0..50 { prop_assert_eq!(pa.contains(x), sa.contains(&x)); }
+            let c = Conj::new(vec![Cow::Borrowed(&pa), Cow::Borrowed(&pb), Cow::Owned(pa.clone())]);
+            prop_assert_eq!(c.collect().as_slice().to_vec(), sa.intersection(&b).copied().collect::<Vec<_>>());
             prop_assert_eq!(pa.to_bitmap(None).iter().collect::<Vec<_>>(), sa.iter().copied().collect::<Vec<_>>());
         }
     }

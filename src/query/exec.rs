@@ -1,12 +1,13 @@
 //! Running a filter over segments: newest-first pages (a k-way merge of
 //! per-segment streams) and counts.
 
+use std::borrow::Cow;
 use std::collections::BinaryHeap;
 use std::path::PathBuf;
 
 use crate::error::Result;
 use crate::index::IndexField;
-use crate::index::postings::Postings;
+use crate::index::postings::Conj;
 use crate::query::filter::{Cand, Filter, IndexRef};
 use crate::record::{Level, RecordId, SegmentId, StoredRecord};
 use crate::segment::reader::SegView;
@@ -48,7 +49,7 @@ impl Source<'_> {
 }
 
 /// A segment's candidates in `[from, upper)`, newest first.
-enum Stream {
+enum Stream<'a> {
     /// Every rank in `lo..hi`, going down.
     Ranks { lo: usize, hi: usize },
     /// Candidate ordinals of an active segment, newest first: ordinals
@@ -57,9 +58,9 @@ enum Stream {
     /// Records mostly arrive in time order, so this pulls about one ordinal
     /// per key.
     Heap {
-        ords: Postings,
-        /// Ordinals at positions below `next` are not pulled yet.
-        next: usize,
+        ords: Conj<'a>,
+        /// The next candidate ordinal going down, not yet pulled.
+        next: Option<u32>,
         heap: BinaryHeap<Key>,
         from: i64,
         upper: Key,
@@ -68,8 +69,8 @@ enum Stream {
     Bits(std::iter::Rev<roaring::bitmap::IntoIter>),
 }
 
-impl Stream {
-    fn new(src: &Source<'_>, filter: &Filter, from: i64, upper: Key) -> Result<Stream> {
+impl<'a> Stream<'a> {
+    fn new(src: &Source<'a>, filter: &Filter, from: i64, upper: Key) -> Result<Stream<'a>> {
         let v = &src.view;
         let hi = v.position_below(upper.0, upper.1);
         let lo = v.position_below(from, MIN_ID);
@@ -84,8 +85,8 @@ impl Stream {
                 ranks.remove_range(..lo as u32);
                 Stream::Bits(ranks.into_iter().rev())
             }
-            (Cand::Ords(ords), _) => Stream::Heap {
-                next: ords.len(),
+            (Cand::Ords(mut ords), _) => Stream::Heap {
+                next: ords.next_desc(),
                 ords,
                 heap: BinaryHeap::new(),
                 from,
@@ -110,7 +111,7 @@ impl Stream {
                 from,
                 upper,
             } => loop {
-                let below = next.checked_sub(1).map(|i| ords.as_slice()[i]);
+                let below = *next;
                 let ceiling = below.and_then(|o| src.view.prefix_max(o));
                 // Lower ordinals hold times <= `c` and smaller IDs, so the
                 // heap's best is next once its time reaches `c`.
@@ -120,7 +121,7 @@ impl Stream {
                     Some(c) if c < *from || best.is_some_and(|b| b >= c) => return heap.pop(),
                     Some(_) => {}
                 }
-                *next -= 1;
+                *next = ords.next_desc();
                 if let Some(o) = below {
                     let key = src.key(o);
                     if key.0 >= *from && key < *upper {
@@ -259,7 +260,10 @@ pub(crate) fn count_source(
             Ok(())
         }
         IndexRef::Mem(ix) if !filter.has_words() => {
-            let cand = filter.candidates(src.index, &src.index_path())?;
+            let cand = match filter.candidates(src.index, &src.index_path())? {
+                Cand::Ords(c) => Some(c.collect()),
+                _ => None,
+            };
             for l in Level::ALL {
                 let code = l.code();
                 if !filter.wants_level(code) {
@@ -269,8 +273,8 @@ pub(crate) fn count_source(
                     continue;
                 };
                 let ords = match &cand {
-                    Cand::Ords(c) => level_bm.and(c),
-                    _ => level_bm.clone(),
+                    Some(c) => Cow::Owned(level_bm.and(c)),
+                    None => Cow::Borrowed(level_bm),
                 };
                 for &ord in ords.as_slice() {
                     let t = src.view.time(ord);

@@ -9,7 +9,7 @@ use roaring::RoaringBitmap;
 
 use crate::error::Result;
 use crate::index::memory::MemIndex;
-use crate::index::postings::Postings;
+use crate::index::postings::{Conj, Postings};
 use crate::index::tokenizer::{MAX_WORD_BYTES, for_each_word, matches_all};
 use crate::index::{FxHasher, IndexField};
 use crate::query::Query;
@@ -29,48 +29,13 @@ pub(crate) enum IndexRef<'a> {
 
 /// Candidate records of one segment.
 #[derive(Clone, Debug)]
-pub(crate) enum Cand {
+pub(crate) enum Cand<'a> {
     /// Every record.
     All,
     /// These ranks (sealed segments); may be empty.
     Ranks(RoaringBitmap),
-    /// These ordinals (active segments); may be empty.
-    Ords(Postings),
-}
-
-/// What the narrowing needs of a set of records.
-trait PostingSet: Sized + Default + Clone {
-    fn and(self, other: &Self) -> Self;
-    fn or(self, other: &Self) -> Self;
-    fn len(&self) -> u64;
-}
-
-impl PostingSet for RoaringBitmap {
-    fn and(self, other: &Self) -> Self {
-        self & other
-    }
-    fn or(self, other: &Self) -> Self {
-        self | other
-    }
-    fn len(&self) -> u64 {
-        RoaringBitmap::len(self)
-    }
-}
-
-impl PostingSet for Postings {
-    fn and(self, other: &Self) -> Self {
-        Postings::and(&self, other)
-    }
-    fn or(self, other: &Self) -> Self {
-        if self.is_empty() {
-            other.clone()
-        } else {
-            Postings::union([&self, other])
-        }
-    }
-    fn len(&self) -> u64 {
-        Postings::len(self) as u64
-    }
+    /// These ordinals (active segments), produced lazily from the top.
+    Ords(Conj<'a>),
 }
 
 /// A query's filters, ready to run.
@@ -161,70 +126,92 @@ impl Filter {
 
     /// The candidates of a segment by its index (at `path`, for errors): a
     /// superset of the matches.
-    pub(crate) fn candidates(&self, ix: IndexRef<'_>, path: &Path) -> Result<Cand> {
+    pub(crate) fn candidates<'a>(&self, ix: IndexRef<'a>, path: &Path) -> Result<Cand<'a>> {
         if self.is_all() {
             return Ok(Cand::All);
         }
         Ok(match ix {
             IndexRef::Missing => Cand::All,
-            IndexRef::Mem(m) => self
-                .narrow(
-                    |f, t| Ok(m.dict(f).get(t).map(Cow::Borrowed)),
-                    |f, p| Ok(m.dict(f).containing(p)),
-                )?
-                .map_or(Cand::All, Cand::Ords),
+            IndexRef::Mem(m) => self.conj(m).map_or(Cand::All, Cand::Ords),
             IndexRef::Disk(d) => self
                 .narrow(
-                    |f, t| {
-                        d.get(f, t)
-                            .map(|b| b.map(Cow::Owned))
-                            .map_err(|e| e.into_error(path))
-                    },
+                    |f, t| d.get(f, t).map_err(|e| e.into_error(path)),
                     |f, p| d.containing(f, p).map_err(|e| e.into_error(path)),
                 )?
                 .map_or(Cand::All, Cand::Ranks),
         })
     }
 
-    /// The intersection of every filter's postings; `None` for "all".
-    /// Starts from the smallest set so no large one is copied.
-    fn narrow<'i, S: PostingSet + 'i>(
-        &self,
-        get: impl Fn(IndexField, &[u8]) -> Result<Option<Cow<'i, S>>>,
-        containing: impl Fn(IndexField, &[u8]) -> Result<S>,
-    ) -> Result<Option<S>> {
-        let mut sets: Vec<Cow<'i, S>> = Vec::new();
+    /// The lazy intersection of every filter's postings in an active
+    /// segment; `None` for "all". Borrows what it can.
+    fn conj<'a>(&self, m: &'a MemIndex) -> Option<Conj<'a>> {
+        let empty = || Some(Conj::new(vec![Cow::Owned(Postings::default())]));
+        let mut sets: Vec<Cow<'a, Postings>> = Vec::new();
         for (_, field, value) in &self.exact {
-            match get(*field, value.as_bytes())? {
-                Some(set) => sets.push(set),
-                None => return Ok(Some(S::default())),
+            match m.dict(*field).get(value.as_bytes()) {
+                Some(p) => sets.push(Cow::Borrowed(p)),
+                None => return empty(),
             }
         }
         if self.levels != 0b1111 {
-            let mut union = S::default();
+            let dict = m.dict(IndexField::Level);
+            let wanted: Vec<&'a Postings> = Level::ALL
+                .iter()
+                .filter(|l| self.wants_level(l.code()))
+                .filter_map(|l| dict.get(&[l.code()]))
+                .collect();
+            match wanted.as_slice() {
+                [] => return empty(),
+                [one] => sets.push(Cow::Borrowed(*one)),
+                many => sets.push(Cow::Owned(Postings::union(many.iter().copied()))),
+            }
+        }
+        for p in &self.pieces {
+            sets.push(Cow::Owned(
+                m.dict(IndexField::Word).containing(p.as_bytes()),
+            ));
+        }
+        (!sets.is_empty()).then(|| Conj::new(sets))
+    }
+
+    /// The intersection of every filter's bitmap in a sealed segment;
+    /// `None` for "all". Starts from the smallest.
+    fn narrow(
+        &self,
+        get: impl Fn(IndexField, &[u8]) -> Result<Option<RoaringBitmap>>,
+        containing: impl Fn(IndexField, &[u8]) -> Result<RoaringBitmap>,
+    ) -> Result<Option<RoaringBitmap>> {
+        let mut sets: Vec<RoaringBitmap> = Vec::new();
+        for (_, field, value) in &self.exact {
+            match get(*field, value.as_bytes())? {
+                Some(set) => sets.push(set),
+                None => return Ok(Some(RoaringBitmap::new())),
+            }
+        }
+        if self.levels != 0b1111 {
+            let mut union = RoaringBitmap::new();
             for l in Level::ALL {
                 if self.wants_level(l.code())
                     && let Some(set) = get(IndexField::Level, &[l.code()])?
                 {
-                    union = union.or(&set);
+                    union |= set;
                 }
             }
-            sets.push(Cow::Owned(union));
+            sets.push(union);
         }
         for p in &self.pieces {
-            sets.push(Cow::Owned(containing(IndexField::Word, p.as_bytes())?));
+            sets.push(containing(IndexField::Word, p.as_bytes())?);
         }
         sets.sort_by_key(|s| s.len());
         let mut sets = sets.into_iter();
-        let Some(first) = sets.next() else {
+        let Some(mut acc) = sets.next() else {
             return Ok(None);
         };
-        let mut acc = first.into_owned();
         for set in sets {
-            if acc.len() == 0 {
+            if acc.is_empty() {
                 break;
             }
-            acc = acc.and(&set);
+            acc &= set;
         }
         Ok(Some(acc))
     }
