@@ -81,7 +81,11 @@ fn record(s: &Spec, now: Timestamp, n: usize) -> LogRecord {
     .flow(FLOWS[s.flow as usize])
     .env(ENVS[s.env as usize])
     .app("shop")
-    .version(if s.job.is_multiple_of(2) { "1.0" } else { "1.1" })
+    .version(if s.job.is_multiple_of(2) {
+        "1.0"
+    } else {
+        "1.1"
+    })
     .component("HTTP")
     .action("call")
     .category("out");
