@@ -151,14 +151,24 @@ impl ProjectInner {
         now.saturating_sub(self.opts.retention)
     }
 
+    /// The time range of partition `p`; saturates for a partition beyond
+    /// the last representable one (never made by runlog, see `partition_of`).
     fn partition_range(&self, p: u32) -> (i64, i64) {
-        let start = i64::from(p) * self.partition_len;
-        (start, start + self.partition_len)
+        let start = i64::from(p).saturating_mul(self.partition_len);
+        (start, start.saturating_add(self.partition_len))
+    }
+
+    /// Whether partition `p` ends at a representable time.
+    fn partition_fits(&self, p: u32) -> bool {
+        (i64::from(p) + 1).checked_mul(self.partition_len).is_some()
     }
 
     fn partition_of(&self, t: Timestamp) -> Result<u32> {
         let p = t.as_micros().div_euclid(self.partition_len);
-        u32::try_from(p).map_err(|_| Error::TimeOutOfRange { time: t })
+        u32::try_from(p)
+            .ok()
+            .filter(|&p| self.partition_fits(p))
+            .ok_or(Error::TimeOutOfRange { time: t })
     }
 
     fn note_damage(&self, d: Damage) {
@@ -175,7 +185,11 @@ impl ProjectInner {
         for entry in entries {
             let entry = entry.map_err(Error::io("read directory", &self.dir))?;
             let name = entry.file_name();
-            let Some((id, ext)) = name.to_str().and_then(parse_segment_name) else {
+            let Some((id, ext)) = name
+                .to_str()
+                .and_then(parse_segment_name)
+                .filter(|(id, _)| self.partition_fits(id.partition))
+            else {
                 continue; // Not ours: left alone, never deleted.
             };
             let path = entry.path();
@@ -492,6 +506,7 @@ impl ProjectInner {
                     let seg = Self::active_mut(&mut st, id);
                     plans.push(Plan {
                         id,
+                        salt: seg.salt(),
                         end_before: seg.end(),
                         first_ordinal: seg.next_ordinal(),
                         buf: Vec::new(),
@@ -503,7 +518,7 @@ impl ProjectInner {
             let plan = &mut plans[i];
             let ordinal = plan.first_ordinal + plan.frames.len() as u32;
             let rel = plan.buf.len() as u32;
-            format::encode_frame(r, ordinal, &mut plan.buf);
+            format::encode_frame(r, ordinal, plan.salt, &mut plan.buf);
             plan.frames.push((rel, k));
             ids.push(RecordId {
                 segment: plan.id,
@@ -1040,6 +1055,7 @@ impl ProjectInner {
 /// offset in `buf` and the index of its record in the batch.
 struct Plan {
     id: SegmentId,
+    salt: u64,
     end_before: u64,
     first_ordinal: u32,
     buf: Vec<u8>,

@@ -70,7 +70,15 @@ fn decode_meta(path: &Path, b: &[u8]) -> Result<u32> {
             supported: FORMAT_VERSION,
         });
     }
-    Ok(u32_at(b, 12))
+    let secs = u32_at(b, 12);
+    if !(60..=86_400).contains(&secs) || 86_400 % secs != 0 {
+        return Err(Error::corrupt(
+            path,
+            12,
+            format!("partition length {secs} s is not a valid setting"),
+        ));
+    }
+    Ok(secs)
 }
 
 /// Check a project name: 1 to 64 bytes of `[A-Za-z0-9_.-]`, not `.` or `..`.

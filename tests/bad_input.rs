@@ -267,3 +267,57 @@ fn bad_record_ids_are_refused_or_absent() {
     other.segment.partition += 1;
     assert_eq!(p.get(other).unwrap(), None);
 }
+
+#[test]
+fn an_invalid_stored_partition_length_is_corrupt_not_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path(), &clock()));
+    let meta = dir.path().join("runlog.meta");
+    let mut b = fs::read(&meta).unwrap();
+    for secs in [0u32, 7, 4_294_967_295] {
+        b[12..16].copy_from_slice(&secs.to_le_bytes());
+        let crc = crc32(&b[..28]);
+        b[28..].copy_from_slice(&crc.to_le_bytes());
+        fs::write(&meta, &b).unwrap();
+        for result in [
+            StoreOptions::new().open_read_only(dir.path()),
+            StoreOptions::new().open(dir.path()),
+        ] {
+            assert!(
+                matches!(result, Err(Error::Corrupt { offset: 12, .. })),
+                "{secs}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_segment_name_beyond_the_last_partition_is_foreign_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let project_dir = {
+        let store = open(dir.path(), &clock);
+        let p = store.project("p").unwrap();
+        p.append(&rec(T0, 1)).unwrap();
+        p.dir().to_path_buf()
+    };
+    let odd = project_dir.join("4294967295-0000.seg");
+    fs::write(&odd, b"not ours").unwrap();
+    let store = open(dir.path(), &clock);
+    let p = store.project("p").unwrap();
+    assert_eq!(all(&p).len(), 1);
+    p.enforce_retention().unwrap();
+    assert!(
+        odd.exists(),
+        "retention must not delete a file it does not own"
+    );
+    // Appends at the end of time are refused, not overflowed.
+    let end = runlog::ManualClock::new(Timestamp::MAX);
+    let far = tempfile::tempdir().unwrap();
+    let s = options(&end).open(far.path()).unwrap();
+    let q = s.project("p").unwrap();
+    assert!(matches!(
+        q.append(&rec(Timestamp::from_micros(i64::MAX - 1), 1)),
+        Err(Error::TimeOutOfRange { .. })
+    ));
+}

@@ -30,7 +30,8 @@
 //! | 16 | 4 | generation within the partition |
 //! | 20 | 8 | partition length, microseconds |
 //! | 28 | 8 | creation time, microseconds since the epoch |
-//! | 36 | 24 | reserved, 0 |
+//! | 36 | 8 | salt: a random number mixed into every frame checksum |
+//! | 44 | 16 | reserved, 0 |
 //! | 60 | 4 | CRC32 of bytes 0..60 |
 //!
 //! ## Frame (20-byte head, then the body)
@@ -40,14 +41,18 @@
 //! | 0  | 4 | summary length `S` (`0xFFFF_FFFF` marks the seal block instead) |
 //! | 4  | 4 | detail length `D` |
 //! | 8  | 4 | ordinal: the record's number in this segment |
-//! | 12 | 4 | CRC32 of the detail bytes |
-//! | 16 | 4 | CRC32 of bytes 0..16 followed by the summary |
+//! | 12 | 4 | CRC32 of the salt (8 bytes, LE) followed by the detail bytes |
+//! | 16 | 4 | CRC32 of the salt, bytes 0..16, and the summary |
 //! | 20 | S | summary (below) |
 //! | 20+S | D | detail, UTF-8 |
 //!
 //! The head CRC covers the lengths, so a corrupt length is caught before it
 //! is trusted; the detail has its own CRC so listing a record never reads
-//! its detail.
+//! its detail. Both mix in the segment's salt, which never leaves the
+//! store: a log line whose text spells out a frame cannot pass for one
+//! when recovery looks for the next valid frame after damage. Ordinals
+//! follow each other; a gap is accepted only where damaged bytes could
+//! have held the missing frames (at least [`MIN_FRAME_LEN`] bytes each).
 //!
 //! ## Summary
 //!
@@ -106,6 +111,7 @@ const H_PARTITION: usize = H_LAYOUT + 2;
 const H_GENERATION: usize = H_PARTITION + 4;
 const H_PARTITION_LEN: usize = H_GENERATION + 4;
 const H_CREATED: usize = H_PARTITION_LEN + 8;
+const H_SALT: usize = H_CREATED + 8;
 const H_CRC: usize = 60;
 /// Length of the segment header.
 pub const HEADER_LEN: usize = H_CRC + 4;
@@ -126,6 +132,8 @@ const S_FLAGS: usize = S_LEVEL + 1;
 const S_ATTEMPT: usize = S_FLAGS + 1;
 const S_STRINGS: usize = S_ATTEMPT + 4;
 const FLAG_HAS_DETAIL: u8 = 1;
+/// The smallest possible frame: a head and a summary of empty strings.
+pub const MIN_FRAME_LEN: usize = FRAME_HEAD_LEN + S_STRINGS + 9 * 2;
 /// Longest summary a valid frame can hold.
 pub const MAX_SUMMARY_LEN: usize =
     S_STRINGS + 9 * 2 + MAX_JOB_ID_BYTES + 7 * MAX_NAME_BYTES + MAX_CONTENT_BYTES;
@@ -222,6 +230,8 @@ pub struct SegmentHeader {
     pub partition_len: u64,
     /// When the segment was created.
     pub created: Timestamp,
+    /// Mixed into every frame checksum of the segment.
+    pub salt: u64,
 }
 
 /// The 64 header bytes for `h`.
@@ -234,6 +244,7 @@ pub fn encode_header(h: &SegmentHeader) -> [u8; HEADER_LEN] {
     b[H_GENERATION..H_GENERATION + 4].copy_from_slice(&h.generation.to_le_bytes());
     b[H_PARTITION_LEN..H_PARTITION_LEN + 8].copy_from_slice(&h.partition_len.to_le_bytes());
     b[H_CREATED..H_CREATED + 8].copy_from_slice(&h.created.as_micros().to_le_bytes());
+    b[H_SALT..H_SALT + 8].copy_from_slice(&h.salt.to_le_bytes());
     let crc = crc32fast::hash(&b[..H_CRC]);
     b[H_CRC..].copy_from_slice(&crc.to_le_bytes());
     b
@@ -277,6 +288,7 @@ pub fn decode_header(b: &[u8]) -> Result<SegmentHeader, DecodeError> {
         generation: u32_at(b, H_GENERATION),
         partition_len,
         created: Timestamp::from_micros(i64_at(b, H_CREATED)),
+        salt: u64_at(b, H_SALT),
     })
 }
 
@@ -309,9 +321,35 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&s.as_bytes()[..usize::from(len)]);
 }
 
-/// Append the frame of `r` (already validated) with `ordinal` to `out`;
-/// returns the frame's length.
-pub fn encode_frame(r: &LogRecord, ordinal: u32, out: &mut Vec<u8>) -> usize {
+/// A fresh random salt for a new segment.
+pub fn new_salt() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // std's RandomState is seeded from the OS's randomness.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+fn salted(salt: u64) -> crc32fast::Hasher {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&salt.to_le_bytes());
+    h
+}
+
+fn detail_crc(salt: u64, detail: &[u8]) -> u32 {
+    let mut h = salted(salt);
+    h.update(detail);
+    h.finalize()
+}
+
+/// Append the frame of `r` (already validated) with `ordinal` to `out`,
+/// checksummed with the segment's `salt`; returns the frame's length.
+pub fn encode_frame(r: &LogRecord, ordinal: u32, salt: u64, out: &mut Vec<u8>) -> usize {
     let start = out.len();
     out.extend_from_slice(&[0u8; FRAME_HEAD_LEN]);
     let summary_start = out.len();
@@ -343,8 +381,8 @@ pub fn encode_frame(r: &LogRecord, ordinal: u32, out: &mut Vec<u8>) -> usize {
     head[F_SUMMARY_LEN..F_SUMMARY_LEN + 4].copy_from_slice(&summary_len.to_le_bytes());
     head[F_DETAIL_LEN..F_DETAIL_LEN + 4].copy_from_slice(&(detail.len() as u32).to_le_bytes());
     head[F_ORDINAL..F_ORDINAL + 4].copy_from_slice(&ordinal.to_le_bytes());
-    head[F_DETAIL_CRC..F_DETAIL_CRC + 4].copy_from_slice(&crc32fast::hash(detail).to_le_bytes());
-    let mut h = crc32fast::Hasher::new();
+    head[F_DETAIL_CRC..F_DETAIL_CRC + 4].copy_from_slice(&detail_crc(salt, detail).to_le_bytes());
+    let mut h = salted(salt);
     h.update(&out[start..start + F_HEAD_CRC]);
     h.update(&out[summary_start..summary_start + summary_len as usize]);
     let crc = h.finalize();
@@ -362,6 +400,7 @@ pub struct Frame<'a> {
     /// Detail bytes (not yet checked; see [`Frame::check_detail`]).
     pub detail: &'a [u8],
     detail_crc: u32,
+    salt: u64,
 }
 
 impl Frame<'_> {
@@ -378,7 +417,7 @@ impl Frame<'_> {
 
     /// Verify the detail checksum.
     pub fn check_detail(&self) -> Result<(), DecodeError> {
-        if crc32fast::hash(self.detail) == self.detail_crc {
+        if detail_crc(self.salt, self.detail) == self.detail_crc {
             Ok(())
         } else {
             Err(DecodeError::at(
@@ -389,10 +428,10 @@ impl Frame<'_> {
     }
 }
 
-/// Parse the frame starting at `b[0]`, checking the head checksum and the
-/// lengths (not the detail checksum). `Ok(None)` means `b` starts with the
-/// seal marker.
-pub fn parse_frame(b: &[u8]) -> Result<Option<Frame<'_>>, DecodeError> {
+/// Parse the frame starting at `b[0]` of a segment with `salt`, checking
+/// the head checksum and the lengths (not the detail checksum).
+/// `Ok(None)` means `b` starts with the seal marker.
+pub fn parse_frame(b: &[u8], salt: u64) -> Result<Option<Frame<'_>>, DecodeError> {
     if b.len() < 4 {
         return Err(DecodeError::at(b.len(), "file ends inside a frame head"));
     }
@@ -422,7 +461,7 @@ pub fn parse_frame(b: &[u8]) -> Result<Option<Frame<'_>>, DecodeError> {
         return Err(DecodeError::at(b.len(), "file ends inside a frame"));
     }
     let summary = &b[FRAME_HEAD_LEN..summary_end];
-    let mut h = crc32fast::Hasher::new();
+    let mut h = salted(salt);
     h.update(&b[..F_HEAD_CRC]);
     h.update(summary);
     if h.finalize() != u32_at(b, F_HEAD_CRC) {
@@ -433,6 +472,7 @@ pub fn parse_frame(b: &[u8]) -> Result<Option<Frame<'_>>, DecodeError> {
         summary,
         detail: &b[summary_end..summary_end + detail_len],
         detail_crc: u32_at(b, F_DETAIL_CRC),
+        salt,
     }))
 }
 
@@ -536,21 +576,23 @@ pub struct Scan {
 }
 
 /// Scan frames from `b[0]` (the byte after the header, at file offset
-/// `base`), requiring ordinals to grow from `after` (exclusive; `None` for
-/// the first frame of a file).
+/// `base`) of a segment with `salt`. `after` is the ordinal of the frame
+/// before `b[0]` (`None` at the start of a file).
 ///
 /// A frame that fails its checks ends the valid data, unless a valid frame
 /// follows later (a damaged region, reported in `damage` and skipped).
 /// Bytes after the last valid frame are a torn tail: `end` says where it
 /// starts. Never panics, whatever `b` holds.
-pub fn scan_frames(b: &[u8], base: u64, mut after: Option<u32>) -> Scan {
+pub fn scan_frames(b: &[u8], base: u64, mut after: Option<u32>, salt: u64) -> Scan {
     let mut scan = Scan {
         end: base,
         ..Scan::default()
     };
     let mut at = 0usize;
+    // Where the bytes since the last valid frame begin.
+    let mut gap_start = 0usize;
     while at < b.len() {
-        match parse_whole(&b[at..], after) {
+        match parse_whole(&b[at..], after, (at - gap_start) / MIN_FRAME_LEN, salt) {
             Ok(Some(f)) => {
                 scan.frames.push(ScannedFrame {
                     offset: base + at as u64,
@@ -559,6 +601,7 @@ pub fn scan_frames(b: &[u8], base: u64, mut after: Option<u32>) -> Scan {
                 });
                 after = Some(f.ordinal);
                 at += f.len();
+                gap_start = at;
                 scan.end = base + at as u64;
             }
             Ok(None) => {
@@ -568,8 +611,12 @@ pub fn scan_frames(b: &[u8], base: u64, mut after: Option<u32>) -> Scan {
             Err(err) => {
                 // Look for a later valid frame: if there is one, the bytes
                 // between are damage; if not, they are a torn tail.
-                let resume =
-                    (at + 1..b.len()).find(|&i| matches!(parse_whole(&b[i..], after), Ok(Some(_))));
+                let resume = (at + 1..b.len()).find(|&i| {
+                    matches!(
+                        parse_whole(&b[i..], after, (i - gap_start) / MIN_FRAME_LEN, salt),
+                        Ok(Some(_))
+                    )
+                });
                 match resume {
                     Some(i) => {
                         let reason = match err.shifted(at as u64) {
@@ -587,15 +634,32 @@ pub fn scan_frames(b: &[u8], base: u64, mut after: Option<u32>) -> Scan {
     scan
 }
 
-fn parse_whole(b: &[u8], after: Option<u32>) -> Result<Option<Frame<'_>>, DecodeError> {
-    let Some(f) = parse_frame(b)? else {
+/// A whole valid frame at `b[0]`: both checksums, a decodable summary, a
+/// detail that agrees with its flag, and an ordinal that follows `after`
+/// by at most `max_gap` missing ones.
+fn parse_whole(
+    b: &[u8],
+    after: Option<u32>,
+    max_gap: usize,
+    salt: u64,
+) -> Result<Option<Frame<'_>>, DecodeError> {
+    let Some(f) = parse_frame(b, salt)? else {
         return Ok(None);
     };
     f.check_detail()?;
-    if after.is_some_and(|a| f.ordinal <= a) {
+    let expected = after.map_or(Some(0), |a| a.checked_add(1));
+    let fits = expected.is_some_and(|e| f.ordinal >= e && (f.ordinal - e) as usize <= max_gap);
+    if !fits {
         return Err(DecodeError::at(F_ORDINAL, "ordinal out of sequence"));
     }
-    decode_summary(f.summary).map_err(|e| e.shifted(FRAME_HEAD_LEN as u64))?;
+    let (_, has_detail) =
+        decode_summary(f.summary).map_err(|e| e.shifted(FRAME_HEAD_LEN as u64))?;
+    if (!has_detail && !f.detail.is_empty()) || std::str::from_utf8(f.detail).is_err() {
+        return Err(DecodeError::at(
+            F_DETAIL_LEN,
+            "detail disagrees with its flag or is not UTF-8",
+        ));
+    }
     Ok(Some(f))
 }
 
@@ -794,6 +858,8 @@ pub fn check_seal_block(b: &[u8], t: &Trailer) -> Result<(), DecodeError> {
 mod tests {
     use super::*;
 
+    const SALT: u64 = 0x1234_5678_9abc_def0;
+
     fn record(i: i64) -> LogRecord {
         LogRecord::new(
             Timestamp::from_micros(1_000 + i),
@@ -819,6 +885,7 @@ mod tests {
             generation: 2,
             partition_len: 3_600_000_000,
             created: Timestamp::from_secs(99),
+            salt: 0x5eed,
         };
         let b = encode_header(&h);
         assert_eq!(&b[..8], b"RUNLOGSG");
@@ -858,9 +925,9 @@ mod tests {
             record(3).detail(""),
         ] {
             let mut buf = Vec::new();
-            let n = encode_frame(&r, 5, &mut buf);
+            let n = encode_frame(&r, 5, SALT, &mut buf);
             assert_eq!((n, frame_len(&r)), (buf.len(), buf.len()));
-            let f = parse_frame(&buf).unwrap().unwrap();
+            let f = parse_frame(&buf, SALT).unwrap().unwrap();
             assert_eq!((f.ordinal, f.len(), f.time()), (5, n, r.time.as_micros()));
             let (summary, has_detail) = decode_summary(f.summary).unwrap();
             assert_eq!(has_detail, r.detail.is_some());
@@ -878,12 +945,12 @@ mod tests {
     #[test]
     fn every_flipped_bit_is_detected() {
         let mut buf = Vec::new();
-        encode_frame(&record(1).detail("details"), 0, &mut buf);
+        encode_frame(&record(1).detail("details"), 0, SALT, &mut buf);
         for i in 0..buf.len() {
             for bit in 0..8 {
                 let mut b = buf.clone();
                 b[i] ^= 1 << bit;
-                let ok = matches!(parse_frame(&b), Ok(Some(f)) if decode_full(&f).is_ok());
+                let ok = matches!(parse_frame(&b, SALT), Ok(Some(f)) if decode_full(&f).is_ok());
                 assert!(!ok, "flip of bit {bit} of byte {i} went unnoticed");
             }
         }
@@ -895,22 +962,22 @@ mod tests {
         let mut offsets = Vec::new();
         for i in 0..5 {
             offsets.push(buf.len());
-            encode_frame(&record(i), i as u32, &mut buf);
+            encode_frame(&record(i), i as u32, SALT, &mut buf);
         }
-        let whole = scan_frames(&buf, 64, None);
+        let whole = scan_frames(&buf, 64, None, SALT);
         assert_eq!(whole.frames.len(), 5);
         assert_eq!(whole.end, 64 + buf.len() as u64);
         assert!(whole.damage.is_empty());
 
         // A torn tail: the last frame cut short.
-        let torn = scan_frames(&buf[..buf.len() - 3], 64, None);
+        let torn = scan_frames(&buf[..buf.len() - 3], 64, None, SALT);
         assert_eq!(torn.frames.len(), 4);
         assert_eq!(torn.end, 64 + offsets[4] as u64);
 
         // Damage in frame 2: frames 0, 1, 3, 4 survive, the damage is reported.
         let mut damaged = buf.clone();
         damaged[offsets[2] + 30] ^= 0xff;
-        let s = scan_frames(&damaged, 64, None);
+        let s = scan_frames(&damaged, 64, None, SALT);
         let ords: Vec<u32> = s.frames.iter().map(|f| f.ordinal).collect();
         assert_eq!(ords, [0, 1, 3, 4]);
         assert_eq!(s.damage.len(), 1);
@@ -926,6 +993,7 @@ mod tests {
             generation: 0,
             partition_len: 10,
             created: Timestamp::from_micros(0),
+            salt: SALT,
         })
         .to_vec();
         let (mut times, mut offsets) = (Vec::new(), Vec::new());
@@ -935,6 +1003,7 @@ mod tests {
             encode_frame(
                 &LogRecord::new(Timestamp::from_micros(t), Level::Info, "j", "c"),
                 i as u32,
+                SALT,
                 &mut file,
             );
         }
@@ -961,5 +1030,59 @@ mod tests {
         flipped[last] ^= 1;
         assert!(decode_trailer(&flipped).is_err());
         assert!(decode_trailer(&file[..file.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn a_frame_spelled_out_in_a_record_is_not_taken_for_one() {
+        // A record whose content holds a whole frame encoded without the
+        // segment's salt (what a writer of log text could produce).
+        let mut fake = Vec::new();
+        encode_frame(&record(9).component("FORGED"), 1, 0, &mut fake);
+        let content = String::from_utf8_lossy(&fake).into_owned();
+        let mut buf = Vec::new();
+        encode_frame(&record(0), 0, SALT, &mut buf);
+        let host = LogRecord {
+            content: content.as_str().into(),
+            ..record(1)
+        };
+        let host_at = buf.len();
+        encode_frame(&host, 1, SALT, &mut buf);
+        // The host record is torn: only the first record may come back.
+        for cut in host_at + 1..buf.len() {
+            let s = scan_frames(&buf[..cut], 64, None, SALT);
+            assert_eq!(s.frames.len(), 1, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn ordinals_must_follow_unless_damage_could_hold_the_missing_ones() {
+        let mut buf = Vec::new();
+        encode_frame(&record(0), 0, SALT, &mut buf);
+        // Directly after ordinal 0, ordinal 5 is impossible.
+        encode_frame(&record(1), 5, SALT, &mut buf);
+        let s = scan_frames(&buf, 64, None, SALT);
+        assert_eq!(s.frames.len(), 1);
+        // A first frame with a huge ordinal is refused outright.
+        let mut huge = Vec::new();
+        encode_frame(&record(0), 1_000_000, SALT, &mut huge);
+        assert!(scan_frames(&huge, 64, None, SALT).frames.is_empty());
+        // After two frames' worth of damage, a gap of two is fine.
+        let mut ok = Vec::new();
+        encode_frame(&record(0), 0, SALT, &mut ok);
+        ok.extend(std::iter::repeat_n(0xAB, 2 * MIN_FRAME_LEN));
+        encode_frame(&record(3), 3, SALT, &mut ok);
+        let s = scan_frames(&ok, 64, None, SALT);
+        assert_eq!(
+            s.frames.iter().map(|f| f.ordinal).collect::<Vec<_>>(),
+            [0, 3]
+        );
+        assert_eq!(s.damage.len(), 1);
+    }
+
+    #[test]
+    fn a_frame_of_another_salt_is_corrupt() {
+        let mut buf = Vec::new();
+        encode_frame(&record(0), 0, SALT, &mut buf);
+        assert!(parse_frame(&buf, SALT + 1).is_err());
     }
 }

@@ -41,6 +41,7 @@ pub(crate) struct SealedSegment {
     pub(crate) path: PathBuf,
     map: Arc<Map>,
     trailer: Trailer,
+    salt: u64,
     /// Loaded on first use; with the damage that made a rebuild necessary.
     index: OnceLock<Result<(SealedIndex, Option<Damage>), Damage>>,
 }
@@ -64,6 +65,7 @@ impl SealedSegment {
             path: path.to_path_buf(),
             map: Arc::new(map),
             trailer,
+            salt: header.salt,
             index: OnceLock::new(),
         })
     }
@@ -73,6 +75,7 @@ impl SealedSegment {
         SegView {
             id: self.id,
             path: &self.path,
+            salt: self.salt,
             bytes: Arc::clone(&self.map),
             tables: Tables::Disk(self.trailer),
         }
@@ -136,6 +139,11 @@ impl SealedSegment {
         IndexFile::open(IndexBytes::Rebuilt(bytes), self.id).map_err(|e| e.into_error(path))
     }
 
+    /// The checksum salt of the segment's frames.
+    pub(crate) fn salt(&self) -> u64 {
+        self.salt
+    }
+
     /// Where the frames end.
     pub(crate) fn frames_end(&self) -> u64 {
         self.trailer.block_offset
@@ -194,15 +202,23 @@ pub(crate) enum Tables<'a> {
 pub(crate) struct SegView<'a> {
     pub(crate) id: SegmentId,
     pub(crate) path: &'a Path,
+    salt: u64,
     bytes: Arc<Map>,
     tables: Tables<'a>,
 }
 
 impl<'a> SegView<'a> {
-    pub(crate) fn new(id: SegmentId, path: &'a Path, bytes: Arc<Map>, tables: Tables<'a>) -> Self {
+    pub(crate) fn new(
+        id: SegmentId,
+        path: &'a Path,
+        salt: u64,
+        bytes: Arc<Map>,
+        tables: Tables<'a>,
+    ) -> Self {
         SegView {
             id,
             path,
+            salt,
             bytes,
             tables,
         }
@@ -296,9 +312,11 @@ impl<'a> SegView<'a> {
             Error::corrupt(path, off as u64, "frame offset beyond the end of the file")
         })?;
         let shift = |e: format::DecodeError| e.shifted(off as u64).into_error(path);
-        let frame = format::parse_frame(bytes).map_err(shift)?.ok_or_else(|| {
-            Error::corrupt(path, off as u64, "seal marker where a frame was expected")
-        })?;
+        let frame = format::parse_frame(bytes, self.salt)
+            .map_err(shift)?
+            .ok_or_else(|| {
+                Error::corrupt(path, off as u64, "seal marker where a frame was expected")
+            })?;
         if frame.ordinal != ord {
             return Err(Error::corrupt(
                 path,

@@ -110,7 +110,7 @@ pub(crate) fn recover_active(
     };
     let header = format::decode_header(&bytes).map_err(|e| e.into_error(path))?;
     check_header(path, &header, id, partition_len)?;
-    let scan = format::scan_frames(&bytes[HEADER_LEN..], HEADER_LEN as u64, None);
+    let scan = format::scan_frames(&bytes[HEADER_LEN..], HEADER_LEN as u64, None, header.salt);
     let damage = scan
         .damage
         .iter()
@@ -138,6 +138,7 @@ pub(crate) fn recover_active(
         file,
         header.created,
         scan.end,
+        header.salt,
         &scan.frames,
         &bytes,
         0,
@@ -204,9 +205,9 @@ pub(crate) fn verify_file(
         }
     };
     report.bytes = bytes.len() as u64;
-    let frames_end = if sealed {
+    let (frames_end, salt) = if sealed {
         match SealedSegment::open(path, id, partition_len) {
-            Ok(s) => s.frames_end() as usize,
+            Ok(s) => (s.frames_end() as usize, s.salt()),
             Err(e) => {
                 report.problems.push(Damage::from_error(path, &e));
                 return report;
@@ -218,15 +219,20 @@ pub(crate) fn verify_file(
                 if let Err(e) = check_header(path, &h, id, partition_len) {
                     report.problems.push(Damage::from_error(path, &e));
                 }
+                (bytes.len(), h.salt)
             }
             Err(e) => {
                 problem(&mut report, e);
                 return report;
             }
         }
-        bytes.len()
     };
-    let scan = format::scan_frames(&bytes[HEADER_LEN..frames_end], HEADER_LEN as u64, None);
+    let scan = format::scan_frames(
+        &bytes[HEADER_LEN..frames_end],
+        HEADER_LEN as u64,
+        None,
+        salt,
+    );
     report.records = scan.frames.len() as u64;
     for (offset, reason) in scan.damage {
         report.problems.push(Damage {

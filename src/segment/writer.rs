@@ -39,6 +39,8 @@ pub(crate) struct ActiveSegment {
     /// Written since the last `fsync`.
     dirty: bool,
     index: MemIndex,
+    /// The segment's checksum salt (from its header).
+    salt: u64,
 }
 
 impl ActiveSegment {
@@ -51,12 +53,14 @@ impl ActiveSegment {
     ) -> Result<Self> {
         let path = segment_path(dir, id, ACTIVE_EXT);
         let file = open_rw(&path, true)?;
+        let salt = format::new_salt();
         let header = format::encode_header(&SegmentHeader {
             layout: format::LAYOUT_FRAMES,
             partition: id.partition,
             generation: id.generation,
             partition_len,
             created: now,
+            salt,
         });
         let written = file
             .write_all_at(&header, 0)
@@ -73,6 +77,7 @@ impl ActiveSegment {
             file,
             now,
             HEADER_LEN as u64,
+            salt,
             &[],
             &[],
             0,
@@ -88,6 +93,7 @@ impl ActiveSegment {
         file: File,
         created: Timestamp,
         end: u64,
+        salt: u64,
         frames: &[ScannedFrame],
         bytes: &[u8],
         base: u64,
@@ -105,6 +111,7 @@ impl ActiveSegment {
             map: Mutex::new(None),
             dirty: false,
             index: MemIndex::default(),
+            salt,
         };
         seg.add_frames(frames, bytes, base);
         seg
@@ -122,7 +129,7 @@ impl ActiveSegment {
             }
             // The scan checked these frames whole, so they decode.
             let at = (f.offset - base) as usize;
-            if let Ok(Some(frame)) = format::parse_frame(&bytes[at..])
+            if let Ok(Some(frame)) = format::parse_frame(&bytes[at..], self.salt)
                 && let Ok((record, _)) = format::decode_summary(frame.summary)
             {
                 self.index.add(f.ordinal, &record);
@@ -211,6 +218,11 @@ impl ActiveSegment {
         self.file.sync_all().map_err(Error::io("sync", &self.path))
     }
 
+    /// The checksum salt of the segment's frames.
+    pub(crate) fn salt(&self) -> u64 {
+        self.salt
+    }
+
     /// The in-memory index (bitmaps over ordinals).
     pub(crate) fn index(&self) -> &MemIndex {
         &self.index
@@ -256,6 +268,7 @@ impl ActiveSegment {
         Ok(SegView::new(
             self.id,
             &self.path,
+            self.salt,
             fresh,
             Tables::Mem {
                 times: &self.times,
@@ -282,7 +295,7 @@ impl ActiveSegment {
             .read_exact_at(&mut buf, self.end)
             .map_err(Error::io("read", &self.path))?;
         let last = self.offsets.len().checked_sub(1).map(|o| o as u32);
-        let scan = format::scan_frames(&buf, self.end, last);
+        let scan = format::scan_frames(&buf, self.end, last, self.salt);
         self.add_frames(&scan.frames, &buf, self.end);
         self.end = scan.end;
         Ok(scan.damage)
