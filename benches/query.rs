@@ -95,16 +95,20 @@ fn build() -> Fixture {
     let mut jobs = Vec::new();
     let mut written = 0u64;
     let t = Instant::now();
+    // Batches of about two minutes of records, as a runtime would write
+    // them (larger batches at a low rate would span hours and turn on-time
+    // records into late ones).
+    let per_batch = ((total / (DAYS * 86_400)).max(1) * 120).clamp(50, 1_000) as usize;
     while written < total {
-        let batch = month.batch(1_000);
+        let batch = month.batch(per_batch);
         let newest = batch.iter().map(|r| r.time).max().unwrap();
         clock.set(newest.max(runlog::Clock::now(&clock)));
         logs.append_batch(&batch).unwrap();
         for r in &batch {
             *flows.entry(r.flow.to_string()).or_default() += 1;
         }
-        if written % (total / 64).max(1_000) == 0 {
-            jobs.push(batch[500].job_id.to_string());
+        if jobs.len() < 64 && written >= jobs.len() as u64 * (total / 64) {
+            jobs.push(batch[batch.len() / 2].job_id.to_string());
         }
         written += batch.len() as u64;
     }
@@ -202,34 +206,49 @@ fn queries(c: &mut Criterion) {
     g.finish();
 }
 
+/// Append 100,000 records in batches of 1,000 into a fresh store; the
+/// clock follows the records.
+fn ingest_run(batches: &[Vec<LogRecord>], iters: u64) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(start());
+        let store = StoreOptions::new()
+            .clock(clock.clone())
+            .open(dir.path())
+            .unwrap();
+        let p = store.project("bench").unwrap();
+        let t = Instant::now();
+        for batch in batches {
+            clock.set(batch.iter().map(|r| r.time).max().unwrap());
+            p.append_batch(batch).unwrap();
+        }
+        total += t.elapsed();
+    }
+    total
+}
+
 fn ingest(c: &mut Criterion) {
-    let mut month = Month::new(record_count());
-    let batches: Vec<Vec<LogRecord>> = (0..100).map(|_| month.batch(1_000)).collect();
     let mut g = c.benchmark_group("ingest");
     g.sample_size(10).throughput(Throughput::Elements(100_000));
+    // Per-record cost: 100,000 records of one partition (the generator's
+    // default 2,000 records/s), every index, default sync policy; no seal.
+    let mut generator = Generator::new(SEED, start());
+    let burst: Vec<Vec<LogRecord>> = (0..100).map(|_| generator.batch(1_000)).collect();
+    g.bench_function("indexed_100k_one_partition", |b| {
+        b.iter_custom(|iters| ingest_run(&burst, iters))
+    });
+    // End to end at the month's rate: the same number of records spread
+    // over days, so the appends also seal a segment every hour of record
+    // time (index written, two files and the directory synced).
+    let mut month = Month::new(record_count());
+    let spread: Vec<Vec<LogRecord>> = (0..100).map(|_| month.batch(1_000)).collect();
+    let hours = (spread.last().unwrap().last().unwrap().time.as_micros() - start().as_micros())
+        / 3_600_000_000;
+    eprintln!("ingest at the month's rate: 100,000 records over {hours} hours");
     g.bench_function(
         format!("indexed_100k_at_{}_per_month", record_count()),
-        |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let dir = tempfile::tempdir().unwrap();
-                    let clock = ManualClock::new(start());
-                    let store = StoreOptions::new()
-                        .clock(clock.clone())
-                        .open(dir.path())
-                        .unwrap();
-                    let p = store.project("bench").unwrap();
-                    let t = Instant::now();
-                    for batch in &batches {
-                        clock.set(batch.iter().map(|r| r.time).max().unwrap());
-                        p.append_batch(batch).unwrap();
-                    }
-                    total += t.elapsed();
-                }
-                total
-            })
-        },
+        |b| b.iter_custom(|iters| ingest_run(&spread, iters)),
     );
     g.finish();
 }

@@ -15,6 +15,7 @@ use crate::presets::{self, SavedRange};
 use crate::query::exec::{self, Key, MIN_ID, Source, Tally};
 use crate::query::filter::{Filter, IndexRef};
 use crate::query::follow::Follow;
+use crate::query::jobs::{JobDirectory, job_hash};
 use crate::query::{Counts, Cursor, Page, Query};
 use crate::record::{LogRecord, RecordId, SegmentId, StoredRecord};
 use crate::segment::format;
@@ -54,6 +55,8 @@ pub(crate) struct ProjectInner {
     appended_cv: Condvar,
     /// Serializes changes to the saved presets file.
     presets: Mutex<()>,
+    /// Which sealed segments hold which jobs.
+    jobs: Mutex<JobDirectory>,
 }
 
 #[derive(Debug, Default)]
@@ -65,6 +68,8 @@ struct State {
     next_check: i64,
     /// Read-only stores: the directory's mtime at the last listing, and when we listed.
     listed: Option<(SystemTime, SystemTime)>,
+    /// Bumped whenever a segment is added, sealed or removed.
+    epoch: u64,
 }
 
 #[derive(Debug)]
@@ -131,6 +136,7 @@ impl ProjectInner {
             appended: Mutex::new(0),
             appended_cv: Condvar::new(),
             presets: Mutex::new(()),
+            jobs: Mutex::new(JobDirectory::default()),
         };
         if read_only {
             inner.refresh()?;
@@ -232,6 +238,7 @@ impl ProjectInner {
             };
             st.segments.insert(id, slot);
         }
+        st.epoch += 1;
         Ok(())
     }
 
@@ -340,6 +347,7 @@ impl ProjectInner {
         match seg.seal(&self.dir) {
             Ok(path) => {
                 st.segments.insert(id, Slot::sealed(path));
+                st.epoch += 1;
                 Ok(())
             }
             Err(e) => {
@@ -371,6 +379,7 @@ impl ProjectInner {
             }
         }
         if !expired.is_empty() {
+            st.epoch += 1;
             crate::fs::sync_dir(&self.dir)?;
         }
         Ok(expired.len())
@@ -430,6 +439,7 @@ impl ProjectInner {
         let seg = ActiveSegment::create(&self.dir, id, self.partition_len as u64, now)?;
         st.next_check = st.next_check.min(self.seal_deadline(&seg));
         st.segments.insert(id, Slot::Active(Box::new(seg)));
+        st.epoch += 1;
         Ok(id)
     }
 
@@ -893,16 +903,73 @@ impl ProjectInner {
     }
 
     pub(crate) fn job_logs(&self, job_id: &str) -> Result<Vec<StoredRecord>> {
+        self.refresh()?;
+        let from = self.horizon(self.now()).as_micros();
+        let filter = Filter::job(job_id);
+        let note = |d| self.note_damage(d);
+        let st = self.state.read();
+        let candidates = self.job_segments(&st, job_hash(job_id.as_bytes()));
         let mut out = Vec::new();
-        self.search(
-            &Filter::job(job_id),
-            TimeRange::all(),
-            None,
-            usize::MAX,
-            &mut out,
-        )?;
-        out.reverse();
+        for id in candidates {
+            let Some(slot) = st.segments.get(&id) else {
+                continue;
+            };
+            if let Some(src) = self.source(id, slot, true) {
+                let mut upper = (i64::MAX, MIN_ID);
+                exec::collect_group(
+                    &[src],
+                    &filter,
+                    from,
+                    &mut upper,
+                    usize::MAX,
+                    &mut out,
+                    &note,
+                )?;
+            }
+        }
+        out.sort_unstable_by_key(|r| (r.record.time, r.id));
         Ok(out)
+    }
+
+    /// The segments that may hold records of the job with hash `hash`:
+    /// sealed ones from the job directory (brought up to date first),
+    /// every active one, and any sealed one whose index could not be read.
+    fn job_segments(&self, st: &State, hash: u64) -> Vec<SegmentId> {
+        let mut dir = self.jobs.lock();
+        if dir.epoch != Some(st.epoch) {
+            let mut added = Vec::new();
+            for (id, slot) in &st.segments {
+                if !matches!(slot, Slot::Sealed { .. }) || dir.covers(*id) {
+                    continue;
+                }
+                if let Some(Source {
+                    index: IndexRef::Disk(ix),
+                    view,
+                }) = self.source(*id, slot, true)
+                {
+                    match ix.terms(crate::index::IndexField::JobId) {
+                        Ok(terms) => added.push((*id, terms.iter().map(|t| job_hash(t)).collect())),
+                        Err(e) => self
+                            .note_damage(Damage::from_error(view.path, &e.into_error(view.path))),
+                    }
+                }
+            }
+            dir.update(added, |id| st.segments.contains_key(&id));
+            dir.always = st
+                .segments
+                .iter()
+                .filter(|(id, slot)| !matches!(slot, Slot::Sealed { .. }) || !dir.covers(**id))
+                .map(|(id, _)| *id)
+                .collect();
+            dir.epoch = Some(st.epoch);
+        }
+        let mut ids: Vec<SegmentId> = dir
+            .segments(hash)
+            .chain(dir.always.iter().copied())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 
     pub(crate) fn save_preset(&self, name: &str, range: SavedRange) -> Result<()> {

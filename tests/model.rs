@@ -106,6 +106,18 @@ fn check(
         let full = p.get(*id).unwrap();
         prop_assert_eq!(full.map(|s| s.record), Some(r.clone()));
     }
+    // Job lookups: every visible record of a job, oldest first.
+    for job in want.iter().map(|(_, r)| r.job_id.clone()).take(3) {
+        let got: Vec<RecordId> = p.job_logs(&job).unwrap().iter().map(|s| s.id).collect();
+        let mut of_job: Vec<_> = want.iter().filter(|(_, r)| r.job_id == job).collect();
+        of_job.sort_by_key(|(id, r)| (r.time, *id));
+        prop_assert_eq!(
+            got,
+            of_job.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            "job {}",
+            job
+        );
+    }
     prop_assert!(p.damage().is_empty(), "{:?}", p.damage());
     Ok(())
 }

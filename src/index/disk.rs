@@ -242,6 +242,12 @@ impl<B: std::ops::Deref<Target = [u8]>> IndexFile<B> {
         Ok(bm)
     }
 
+    /// Every term of `field`, in order.
+    pub(crate) fn terms(&self, field: IndexField) -> Result<Vec<&[u8]>, DecodeError> {
+        let s = self.section(field)?;
+        Ok((0..s.terms).map(|i| self.term(&s, i)).collect())
+    }
+
     /// Number of records (ranks) the index covers.
     pub fn ranks(&self) -> u32 {
         self.ranks

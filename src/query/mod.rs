@@ -5,6 +5,7 @@ pub(crate) mod cursor;
 pub(crate) mod exec;
 pub(crate) mod filter;
 pub(crate) mod follow;
+pub(crate) mod jobs;
 
 use std::time::Duration;
 
