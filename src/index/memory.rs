@@ -7,10 +7,56 @@ use crate::index::tokenizer::for_each_word;
 use crate::index::{FIELD_COUNT, FxBuild, IndexField, for_each_exact_term};
 use crate::record::LogRecord;
 
+/// A dictionary key: short terms (most words, IDs and names) live inline,
+/// so a lookup compares bytes in the table itself instead of chasing a
+/// pointer (which was a cache miss per word on the append path).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<[u8]>),
+}
+
+const INLINE: usize = 22;
+
+impl Key {
+    fn new(term: &[u8]) -> Key {
+        if term.len() <= INLINE {
+            let mut bytes = [0u8; INLINE];
+            bytes[..term.len()].copy_from_slice(term);
+            Key::Inline {
+                len: term.len() as u8,
+                bytes,
+            }
+        } else {
+            Key::Heap(term.into())
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Key::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Key::Heap(b) => b,
+        }
+    }
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // The same as `[u8]`'s, so lookups by `&[u8]` find it.
+        self.as_slice().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
 /// One field's dictionary: term → postings (ordinals).
 #[derive(Debug, Default)]
 pub(crate) struct Dict {
-    ids: HashMap<Box<[u8]>, u32, FxBuild>,
+    ids: HashMap<Key, u32, FxBuild>,
     postings: Vec<Postings>,
     /// For substring search (words only): terms in ID order, concatenated.
     blob: Vec<u8>,
@@ -33,7 +79,7 @@ impl Dict {
             Some(&id) => id,
             None => {
                 let id = self.postings.len() as u32;
-                self.ids.insert(term.into(), id);
+                self.ids.insert(Key::new(term), id);
                 self.postings.push(Postings::default());
                 if self.substrings {
                     self.blob.extend_from_slice(term);
@@ -59,7 +105,7 @@ impl Dict {
             Postings::union(
                 self.ids
                     .iter()
-                    .filter(|(term, _)| memchr::memmem::find(term, needle).is_some())
+                    .filter(|(term, _)| memchr::memmem::find(term.as_slice(), needle).is_some())
                     .map(|(_, &id)| &self.postings[id as usize]),
             )
         }
@@ -69,7 +115,7 @@ impl Dict {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &Postings)> {
         self.ids
             .iter()
-            .map(|(t, &id)| (&**t, &self.postings[id as usize]))
+            .map(|(t, &id)| (t.as_slice(), &self.postings[id as usize]))
     }
 }
 
