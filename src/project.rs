@@ -28,6 +28,8 @@ use crate::time::{RangeSpec, ResolvedRange, TimeRange, Timestamp, duration_micro
 
 /// The saved presets file of a project.
 const PRESETS_FILE: &str = "presets";
+/// A follower's mark for a sealed segment it has read to the end.
+const FOLLOWED: u32 = u32::MAX;
 /// Most buckets a count may ask for.
 const MAX_BUCKETS: i64 = 100_000;
 
@@ -1022,14 +1024,18 @@ impl ProjectInner {
         presets::load(&self.presets_path())
     }
 
-    /// The next ordinal of every segment: where a follower starts.
+    /// Where a follower starts: the next ordinal of every active segment;
+    /// [`FOLLOWED`] for sealed ones, which never change (not even mapped).
     pub(crate) fn watermarks(&self) -> Result<HashMap<SegmentId, u32>> {
         self.refresh()?;
         let st = self.state.read();
         Ok(st
             .segments
             .iter()
-            .filter_map(|(id, slot)| self.view(*id, slot).map(|v| (*id, v.slots())))
+            .filter_map(|(id, slot)| match slot {
+                Slot::Active(seg) => Some((*id, seg.next_ordinal())),
+                _ => Some((*id, FOLLOWED)),
+            })
             .collect())
     }
 
@@ -1045,10 +1051,13 @@ impl ProjectInner {
         let st = self.state.read();
         let mut out = Vec::new();
         for (id, slot) in &st.segments {
+            let from = seen.get(id).copied().unwrap_or(0);
+            if from == FOLLOWED || matches!(slot, Slot::Active(seg) if seg.next_ordinal() == from) {
+                continue;
+            }
             let Some(view) = self.view(*id, slot) else {
                 continue;
             };
-            let from = seen.get(id).copied().unwrap_or(0);
             let to = view.slots();
             for ord in from..to {
                 if view.offset(ord).is_none() {
@@ -1062,7 +1071,8 @@ impl ProjectInner {
                     Err(e) => self.note_damage(Damage::from_error(view.path, &e)),
                 }
             }
-            seen.insert(*id, to);
+            let sealed = !matches!(slot, Slot::Active(_));
+            seen.insert(*id, if sealed { FOLLOWED } else { to });
         }
         seen.retain(|id, _| st.segments.contains_key(id));
         out.sort_by_key(|r| (r.record.time, r.id));
