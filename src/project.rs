@@ -28,6 +28,15 @@ use crate::time::{RangeSpec, ResolvedRange, TimeRange, Timestamp, duration_micro
 
 /// The saved presets file of a project.
 const PRESETS_FILE: &str = "presets";
+/// Whether `name` is an index file a seal left half-done (`<segment>.idx.tmp`).
+fn is_stale_index_tmp(name: &std::ffi::OsStr) -> bool {
+    name.to_str()
+        .and_then(|n| n.strip_suffix(&format!(".{}", crate::segment::TMP_INDEX_EXT)))
+        .is_some_and(|stem| {
+            parse_segment_name(&format!("{stem}.{}", crate::segment::SEALED_EXT)).is_some()
+        })
+}
+
 /// A follower's mark for a sealed segment it has read to the end.
 const FOLLOWED: u32 = u32::MAX;
 /// Most buckets a count may ask for.
@@ -193,6 +202,11 @@ impl ProjectInner {
         for entry in entries {
             let entry = entry.map_err(Error::io("read directory", &self.dir))?;
             let name = entry.file_name();
+            if !self.read_only && is_stale_index_tmp(&name) {
+                // An index a crash interrupted before its rename.
+                let _ = fs::remove_file(entry.path());
+                continue;
+            }
             let Some((id, ext)) = name
                 .to_str()
                 .and_then(parse_segment_name)

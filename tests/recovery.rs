@@ -357,3 +357,44 @@ impl NowT for runlog::ManualClock {
         runlog::Clock::now(self)
     }
 }
+
+/// A crash between the two renames of a seal: either file may be in
+/// place. Both cases open to the same records, and a half-written index
+/// left under its temporary name is removed.
+#[test]
+fn a_seal_interrupted_between_its_renames_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let (seg, idx, ids) = {
+        let store = open(dir.path(), &clock);
+        let p = store.project("p").unwrap();
+        let ids = p
+            .append_batch(&[
+                rec(T0.saturating_sub(secs(30)), 1),
+                rec(T0.saturating_sub(secs(20)), 2),
+            ])
+            .unwrap();
+        clock.advance(secs(2 * 3600));
+        p.seal_due().unwrap();
+        let seg = p.segments().unwrap()[0].path.clone();
+        (seg.clone(), seg.with_extension("idx"), ids)
+    };
+    let q = runlog::Query::new().all_time().text("POST");
+    let read = |clock: &runlog::ManualClock| {
+        let store = open(dir.path(), clock);
+        let p = store.project("p").unwrap();
+        let got: Vec<_> = p.query(&q).unwrap().records.iter().map(|s| s.id).collect();
+        (got, p.segments().unwrap()[0].sealed)
+    };
+    // The segment renamed, the index not: a stale temporary is left.
+    let tmp = seg.with_extension("idx.tmp");
+    fs::rename(&idx, &tmp).unwrap();
+    assert_eq!(read(&clock), (vec![ids[1], ids[0]], true));
+    assert!(!tmp.exists(), "the stale temporary index is removed");
+    assert!(idx.exists(), "the index is rebuilt");
+    // The index renamed, the segment not: the seal is completed at open.
+    let wal = seg.with_extension("wal");
+    fs::rename(&seg, &wal).unwrap();
+    assert_eq!(read(&clock), (vec![ids[1], ids[0]], true));
+    assert!(seg.exists() && !wal.exists());
+}

@@ -20,6 +20,8 @@ pub(crate) const ACTIVE_EXT: &str = "wal";
 pub(crate) const SEALED_EXT: &str = "seg";
 /// Extension of a sealed segment's index.
 pub(crate) const INDEX_EXT: &str = "idx";
+/// Extension of an index being written (removed at open if a crash left it).
+pub(crate) const TMP_INDEX_EXT: &str = "idx.tmp";
 
 /// The path of segment `id` in `dir` with extension `ext`.
 pub(crate) fn segment_path(dir: &Path, id: SegmentId, ext: &str) -> PathBuf {

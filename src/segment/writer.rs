@@ -9,14 +9,14 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
-use crate::fs::{open_rw, sync_dir, write_atomic};
+use crate::fs::{open_rw, sync_dir};
 use crate::index::disk as index_file;
 use crate::index::memory::MemIndex;
 use crate::mmap::Map;
 use crate::record::{LogRecord, SegmentId};
 use crate::segment::format::{self, HEADER_LEN, MISSING, ScannedFrame, SealTables, SegmentHeader};
 use crate::segment::reader::{SegView, Tables};
-use crate::segment::{ACTIVE_EXT, INDEX_EXT, SEALED_EXT, segment_path};
+use crate::segment::{ACTIVE_EXT, INDEX_EXT, SEALED_EXT, TMP_INDEX_EXT, segment_path};
 use crate::time::Timestamp;
 
 /// A segment still being appended to (or, in a read-only store, one that
@@ -306,11 +306,15 @@ impl ActiveSegment {
     /// appended to afterwards. On failure before the rename the file is cut
     /// back and stays active. A failed `fsync` is [`Error::Poisoned`].
     pub(crate) fn seal(&mut self, dir: &Path) -> Result<PathBuf> {
-        // The index first: a `.seg` always has its `.idx` (or, after a
-        // crash, gets it rebuilt from its records).
+        // Write the index beside the segment under a temporary name and the
+        // seal block at the end of the segment; sync both; rename both into
+        // place; sync the directory once. Whichever renames a crash keeps,
+        // recovery copes: a `.wal` with a whole seal block is sealed at
+        // open, and a `.seg` without its `.idx` gets it rebuilt.
         let ranks = self.order.len() as u32;
         let index = index_file::encode(&self.index, self.rank_of().as_deref(), self.id, ranks);
-        write_atomic(&segment_path(dir, self.id, INDEX_EXT), &index)?;
+        let index_path = segment_path(dir, self.id, INDEX_EXT);
+        let index_tmp = index_path.with_extension(TMP_INDEX_EXT);
         let block = format::encode_seal(
             &SealTables {
                 times: &self.times,
@@ -319,26 +323,48 @@ impl ActiveSegment {
             },
             self.end,
         );
-        if let Err(e) = self.file.write_all_at(&block, self.end) {
-            let _ = self.file.set_len(self.end);
-            return Err(Error::io("write seal block of", &self.path)(e));
-        }
-        if let Err(e) = self.file.sync_all() {
-            let _ = self.file.set_len(self.end);
+        let undo = |seg: &mut Self| {
+            let _ = fs::remove_file(&index_tmp);
+            let _ = seg.file.set_len(seg.end);
+        };
+        let written = open_rw(&index_tmp, false).and_then(|f| {
+            f.set_len(0)
+                .and_then(|()| f.write_all_at(&index, 0))
+                .map_err(Error::io("write", &index_tmp))?;
+            self.file
+                .write_all_at(&block, self.end)
+                .map_err(Error::io("write seal block of", &self.path))?;
+            Ok(f)
+        });
+        let index_file = match written {
+            Ok(f) => f,
+            Err(e) => {
+                undo(self);
+                return Err(e);
+            }
+        };
+        let synced = match index_file.sync_all() {
+            Err(e) => Err((index_tmp.clone(), e)),
+            Ok(()) => self.file.sync_all().map_err(|e| (self.path.clone(), e)),
+        };
+        if let Err((path, e)) = synced {
+            undo(self);
             return Err(Error::Poisoned {
-                path: self.path.clone(),
+                path,
                 reason: e.to_string(),
             });
         }
         self.dirty = false;
         let sealed = segment_path(dir, self.id, SEALED_EXT);
-        if let Err(e) = fs::rename(&self.path, &sealed) {
-            let _ = self.file.set_len(self.end);
-            return Err(Error::io("rename", &self.path)(e));
+        if let Err(e) = fs::rename(&index_tmp, &index_path)
+            .map_err(Error::io("rename", &index_tmp))
+            .and_then(|()| fs::rename(&self.path, &sealed).map_err(Error::io("rename", &self.path)))
+        {
+            undo(self);
+            return Err(e);
         }
-        // Should the directory sync fail, the rename may be lost on power
-        // loss; recovery then finds the seal block in the `.wal` and
-        // completes the seal, so the segment is sealed either way.
+        // Should the directory sync fail, the renames may be lost on power
+        // loss; recovery handles either outcome (see above).
         let _ = sync_dir(dir);
         Ok(sealed)
     }
