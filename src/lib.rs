@@ -8,7 +8,7 @@
 //! - **Storage**: per project, time-partitioned (default: one hour),
 //!   append-only segment files. Every record is framed with its lengths and
 //!   CRC32 checksums; a torn or corrupt record is detected, never returned.
-//!   See [`format`] for the byte layout.
+//!   See [`format`](mod@format) for the byte layout.
 //! - **Sealing**: once its partition (plus a grace period for late records)
 //!   is over, a segment gets its tables written and becomes immutable; it
 //!   then opens in constant time and is read through a memory map.

@@ -599,22 +599,28 @@ impl ProjectInner {
         if self.read_only {
             return Ok(());
         }
-        let mut st = self.state.write();
-        if let Some((path, reason)) = &st.poisoned {
-            return Err(Error::Poisoned {
-                path: path.clone(),
-                reason: reason.clone(),
-            });
-        }
-        let ids: Vec<SegmentId> = st
-            .segments
-            .iter()
-            .filter(|(_, s)| matches!(s, Slot::Active(seg) if seg.is_dirty()))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            if let Err(e) = Self::active_mut(&mut st, id).sync() {
-                return Err(self.poison(&mut st, e));
+        // Take the files under the lock, sync them without it: an fsync
+        // can take tens of milliseconds, and appends should not wait.
+        let files: Vec<_> = {
+            let mut st = self.state.write();
+            if let Some((path, reason)) = &st.poisoned {
+                return Err(Error::Poisoned {
+                    path: path.clone(),
+                    reason: reason.clone(),
+                });
+            }
+            st.segments
+                .values_mut()
+                .filter_map(|slot| match slot {
+                    Slot::Active(seg) => seg.take_dirty(),
+                    _ => None,
+                })
+                .collect()
+        };
+        for (file, path) in files {
+            if let Err(e) = file.sync_data() {
+                let mut st = self.state.write();
+                return Err(self.poison(&mut st, Error::io("sync", path)(e)));
             }
         }
         Ok(())
@@ -1046,9 +1052,9 @@ impl ProjectInner {
         Ok(st
             .segments
             .iter()
-            .filter_map(|(id, slot)| match slot {
-                Slot::Active(seg) => Some((*id, seg.next_ordinal())),
-                _ => Some((*id, FOLLOWED)),
+            .map(|(id, slot)| match slot {
+                Slot::Active(seg) => (*id, seg.next_ordinal()),
+                _ => (*id, FOLLOWED),
             })
             .collect())
     }

@@ -25,7 +25,8 @@ use crate::time::Timestamp;
 pub(crate) struct ActiveSegment {
     pub(crate) id: SegmentId,
     pub(crate) path: PathBuf,
-    file: File,
+    /// Shared so a sync can run without the project's lock.
+    file: Arc<File>,
     pub(crate) created: Timestamp,
     /// End of the last whole frame: where the next one is written.
     end: u64,
@@ -101,7 +102,7 @@ impl ActiveSegment {
         let mut seg = ActiveSegment {
             id,
             path,
-            file,
+            file: Arc::new(file),
             created,
             end,
             times: Vec::new(),
@@ -241,6 +242,13 @@ impl ActiveSegment {
             rank_of[ord as usize] = rank as u32;
         }
         Some(rank_of)
+    }
+
+    /// For a sync outside the project's lock: the file, if anything was
+    /// written since the last sync (which it then counts as done; a failed
+    /// sync poisons the project, so nothing relies on the flag after).
+    pub(crate) fn take_dirty(&mut self) -> Option<(Arc<File>, PathBuf)> {
+        std::mem::take(&mut self.dirty).then(|| (Arc::clone(&self.file), self.path.clone()))
     }
 
     /// `fsync` the data if anything was written since the last sync.
