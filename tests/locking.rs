@@ -86,3 +86,17 @@ fn read_only_open_of_a_missing_store_is_an_error() {
     let ro = options(&clock).open_read_only(dir.path()).unwrap();
     assert!(ro.project("never-written").is_err());
 }
+
+#[test]
+fn handles_are_send_sync_and_cheap_to_clone() {
+    fn send_sync<T: Send + Sync + Clone>() {}
+    send_sync::<runlog::Store>();
+    send_sync::<runlog::Project>();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), &clock());
+    let a = store.project("p").unwrap();
+    let b = store.project("p").unwrap();
+    // Two handles of one project share its state.
+    a.append(&rec(T0, 1)).unwrap();
+    assert_eq!(all(&b).len(), 1);
+}
