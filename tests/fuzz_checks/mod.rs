@@ -1,0 +1,1453 @@
+//! The checks behind every fuzz target, shared by the fuzz crate
+//! (`fuzz/fuzz_targets/*.rs`, which include this file with `#[path]`) and
+//! by `tests/fuzz_corpus.rs`, which replays the committed corpus on stable
+//! Rust. One function per target, each taking the raw fuzz input: a
+//! corpus file means the same thing to the fuzzer and to the test.
+//!
+//! Each function must never panic on any input, except through one of its
+//! assertions, which state properties the code must hold.
+//!
+//! # Salts
+//!
+//! Every frame checksum mixes in its segment's salt (header bytes 36..44).
+//! The checks pick it as follows:
+//!
+//! - bytes read as a whole file (a header first): the salt in the header's
+//!   bytes 36..44, whatever the rest of the header holds;
+//! - bytes read as bare frames, with no header to carry a salt
+//!   (`segment_decode` at offset 0): the constant [`FIXED_SALT`], which is
+//!   also the salt of the header [`check_recovery`] puts before its input
+//!   and of the hand-made seeds, so one seed's frames are valid both ways;
+//! - files [`check_segment_roundtrip`] writes: [`roundtrip_salt`], a hash
+//!   of the whole input. The salt stands for a secret the writer of a
+//!   record's text does not know; a fixed one would not be secret from the
+//!   fuzzer, whose comparison tracing copies a computed checksum into the
+//!   input, and a frame forged inside a record's text with it would be a
+//!   false alarm. Since the salt changes with every byte of the input, a
+//!   checksum learnt that way never matches.
+#![allow(dead_code)] // Each fuzz target uses one check.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use runlog::format::{
+    self, DecodeError, FORMAT_VERSION, FRAME_HEAD_LEN, HEADER_LEN, LAYOUT_FRAMES, MAX_SUMMARY_LEN,
+    MIN_FRAME_LEN, MISSING, SEAL_MARKER, Scan, SealTables, SegmentHeader, TRAILER_LEN, Trailer,
+};
+use runlog::{
+    Error, Level, LogRecord, MAX_CONTENT_BYTES, MAX_DETAIL_BYTES, MAX_JOB_ID_BYTES, MAX_NAME_BYTES,
+    ManualClock, Project, Store, StoreOptions, StoredRecord, SyncPolicy, TimeRange, Timestamp,
+};
+
+/// Inputs longer than this are ignored: the scanner's resync is O(n²).
+pub const MAX_INPUT: usize = 64 * 1024;
+
+/// A target's check of one input.
+pub type Check = fn(&[u8]);
+
+/// A fuzz target: its name (= `fuzz/fuzz_targets/<name>.rs` =
+/// `fuzz/corpus/<name>/`) and its check.
+pub struct Target {
+    pub name: &'static str,
+    pub check: Check,
+}
+
+/// Every fuzz target.
+pub const TARGETS: &[Target] = &[
+    Target {
+        name: "segment_decode",
+        check: check_segment_decode,
+    },
+    Target {
+        name: "segment_roundtrip",
+        check: check_segment_roundtrip,
+    },
+    Target {
+        name: "recovery",
+        check: check_recovery,
+    },
+    Target {
+        name: "store_meta",
+        check: check_store_meta,
+    },
+];
+
+/// The salt of bare frames (no header), of the header [`check_recovery`]
+/// adds, and of the hand-made seeds.
+pub const FIXED_SALT: u64 = 0x5EED_F0F0_C0DE_0001;
+
+/// Where a header keeps the salt.
+pub const SALT_AT: usize = 36;
+const SUMMARY_MIN: usize = MIN_FRAME_LEN - FRAME_HEAD_LEN;
+/// Offset of the flags byte in a summary (bit 0: has detail).
+const SUMMARY_FLAGS: usize = 9;
+
+fn u32_le(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+fn u64_le(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+fn put_u32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// The salt named by the header bytes at the start of `b` (valid or not),
+/// if `b` is long enough to hold it.
+pub fn header_salt(b: &[u8]) -> Option<u64> {
+    (b.len() >= SALT_AT + 8).then(|| u64_le(b, SALT_AT))
+}
+
+/// Salts that give every frame other checksums than `salt` does: each
+/// differs from it in one bit, and CRC-32 tells apart any two inputs of the
+/// same length that differ only within 32 consecutive bits. (Not just any
+/// other salt: two salts are equivalent when the CRC state after them is
+/// the same, so a salt holds 32 bits of secret, not 64.)
+pub fn other_salts(salt: u64) -> [u64; 2] {
+    [salt ^ 1, salt ^ (1 << 63)]
+}
+
+/// The salt of the segment [`check_segment_roundtrip`] writes for `data`:
+/// FNV-1a of the whole input, then the splitmix64 finalizer.
+pub fn roundtrip_salt(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in data {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+fn error_offset_in(e: &DecodeError, len: usize, what: &str) {
+    if let DecodeError::Corrupt { offset, .. } = e {
+        assert!(
+            *offset <= len as u64,
+            "{what}: error offset {offset} past the {len} bytes given: {e:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Checksum fix-up: lets the fuzzer reach the checks behind the CRCs.
+// ---------------------------------------------------------------------------
+
+/// Recompute every checksum of what looks like a segment file in place: the
+/// header's, each frame's with the header's salt (walking frames from the
+/// header while their lengths are in bounds), the seal block's and the
+/// trailer's (when the trailer's lengths fit the file). Bytes that are not
+/// checksums are left as they are (ordinals too).
+pub fn fix_checksums(b: &mut [u8]) {
+    if b.len() >= HEADER_LEN {
+        let crc = crc32fast::hash(&b[..HEADER_LEN - 4]);
+        put_u32(b, HEADER_LEN - 4, crc);
+        let salt = u64_le(b, SALT_AT);
+        fix_frame_checksums(b, HEADER_LEN, salt);
+    }
+    if b.len() >= HEADER_LEN + 4 + TRAILER_LEN {
+        let t = b.len() - TRAILER_LEN;
+        let block = u64_le(b, t + 8);
+        let slots = u64::from(u32_le(b, t + 16));
+        let live = u64::from(u32_le(b, t + 20));
+        if block >= HEADER_LEN as u64
+            && block.checked_add(4 + 12 * slots + 4 * live) == Some(t as u64)
+        {
+            let crc = crc32fast::hash(&b[block as usize..t]);
+            put_u32(b, t + 40, crc);
+        }
+        let crc = crc32fast::hash(&b[t..t + 60]);
+        put_u32(b, t + 60, crc);
+    }
+}
+
+/// Recompute both checksums (with `salt`) of each frame from `b[at]` on,
+/// while the frames' lengths are in bounds.
+pub fn fix_frame_checksums(b: &mut [u8], mut at: usize, salt: u64) {
+    while at + FRAME_HEAD_LEN <= b.len() {
+        let s = u32_le(b, at) as usize;
+        let d = u32_le(b, at + 4) as usize;
+        if s == SEAL_MARKER as usize
+            || !(SUMMARY_MIN..=MAX_SUMMARY_LEN).contains(&s)
+            || d > MAX_DETAIL_BYTES
+            || at + FRAME_HEAD_LEN + s + d > b.len()
+        {
+            break;
+        }
+        let summary_end = at + FRAME_HEAD_LEN + s;
+        let mut h = crc32fast::Hasher::new();
+        h.update(&salt.to_le_bytes());
+        h.update(&b[summary_end..summary_end + d]);
+        let detail_crc = h.finalize();
+        put_u32(b, at + 12, detail_crc);
+        let mut h = crc32fast::Hasher::new();
+        h.update(&salt.to_le_bytes());
+        h.update(&b[at..at + 16]);
+        h.update(&b[at + FRAME_HEAD_LEN..summary_end]);
+        let crc = h.finalize();
+        put_u32(b, at + 16, crc);
+        at = summary_end + d;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// segment_decode: every pure decoder on arbitrary bytes.
+// ---------------------------------------------------------------------------
+
+/// Every decoder of `runlog::format` on `data`; again on `data` with its
+/// checksums recomputed as a file ([`fix_checksums`], the header's salt);
+/// and again with them recomputed as bare frames from byte 0
+/// ([`fix_frame_checksums`], [`FIXED_SALT`]).
+pub fn check_segment_decode(data: &[u8]) {
+    if data.len() > MAX_INPUT {
+        return;
+    }
+    check_decoders(data);
+    let mut as_file = data.to_vec();
+    fix_checksums(&mut as_file);
+    if as_file != data {
+        check_decoders(&as_file);
+    }
+    let mut as_frames = data.to_vec();
+    fix_frame_checksums(&mut as_frames, 0, FIXED_SALT);
+    if as_frames != data && as_frames != as_file {
+        check_decoders(&as_frames);
+    }
+}
+
+/// The decoders on `b`, read both as bare frames ([`FIXED_SALT`]) and as a
+/// file (frames after the header, with its salt).
+fn check_decoders(b: &[u8]) {
+    check_header(b);
+    check_frame(b, FIXED_SALT);
+    if let Some(salt) = header_salt(b)
+        && b.len() >= HEADER_LEN
+    {
+        let frames = &b[HEADER_LEN..];
+        check_frame(frames, salt);
+        let scan = check_scan(frames, HEADER_LEN as u64, None, salt);
+        // Ordinals must follow `after`, whatever it is.
+        if let Some(first) = scan.frames.first() {
+            check_scan(frames, HEADER_LEN as u64, Some(first.ordinal), salt);
+        }
+        // Frames of this salt are nothing under another one (the bytes may
+        // hold other frames valid under it).
+        if !scan.frames.is_empty() {
+            for other in other_salts(salt) {
+                let s = format::scan_frames(frames, HEADER_LEN as u64, None, other);
+                for f in &s.frames {
+                    assert!(
+                        scan.frames.iter().all(|g| g.offset != f.offset),
+                        "the frame at {} is valid with salt {salt:#x} and {other:#x}",
+                        f.offset
+                    );
+                }
+            }
+        }
+    }
+    check_scan(b, 64, None, FIXED_SALT);
+    check_scan(b, 0, Some(u32::MAX - 1), FIXED_SALT);
+    check_trailer(b);
+}
+
+fn check_header(b: &[u8]) {
+    match format::decode_header(b) {
+        Ok(h) => {
+            assert!(b.len() >= HEADER_LEN);
+            assert_eq!(h.layout, LAYOUT_FRAMES);
+            assert_ne!(h.partition_len, 0);
+            assert_eq!(Some(h.salt), header_salt(b));
+            assert_eq!(
+                format::decode_header(&format::encode_header(&h)),
+                Ok(h),
+                "header does not survive a re-encode"
+            );
+        }
+        Err(DecodeError::Version { found }) => assert_ne!(found, FORMAT_VERSION),
+        Err(e) => error_offset_in(&e, b.len(), "decode_header"),
+    }
+}
+
+/// Whether a frame's detail may come back as a record's: UTF-8, and empty
+/// unless the summary's flag says there is a detail.
+fn detail_agrees(f: &format::Frame<'_>) -> bool {
+    let flag = f.summary[SUMMARY_FLAGS] & 1 == 1;
+    std::str::from_utf8(f.detail).is_ok() && (flag || f.detail.is_empty())
+}
+
+/// `parse_frame` at `b[0]` with `salt`, and the decoders of what it returns.
+fn check_frame(b: &[u8], salt: u64) {
+    match format::parse_frame(b, salt) {
+        Ok(Some(f)) => {
+            assert!(f.len() <= b.len(), "frame longer than the buffer");
+            assert!(f.summary.len() >= SUMMARY_MIN && f.summary.len() <= MAX_SUMMARY_LEN);
+            assert!(f.detail.len() <= MAX_DETAIL_BYTES);
+            for other in other_salts(salt) {
+                assert!(
+                    format::parse_frame(b, other).is_err(),
+                    "a frame of salt {salt:#x} parses with salt {other:#x}"
+                );
+            }
+            let _ = f.time();
+            let summary = format::decode_summary(f.summary);
+            if let Err(e) = &summary {
+                error_offset_in(e, f.summary.len(), "decode_summary");
+            }
+            match format::decode_full(&f) {
+                Ok(r) => {
+                    assert!(f.check_detail().is_ok());
+                    assert!(
+                        detail_agrees(&f),
+                        "decode_full returned a detail that is not UTF-8 or disagrees with its flag"
+                    );
+                    r.validate().expect("a decoded record is within the limits");
+                    let (s, has_detail) = summary.expect("decode_full passed, decode_summary not");
+                    assert_eq!(has_detail, r.detail.is_some());
+                    assert_eq!(
+                        s,
+                        LogRecord {
+                            detail: None,
+                            ..r.clone()
+                        }
+                    );
+                    assert_eq!(r.time.as_micros(), f.time());
+                    // Decoding is canonical: the record re-encodes to the
+                    // same bytes, checksums (and so salt) included.
+                    let mut out = Vec::new();
+                    let n = format::encode_frame(&r, f.ordinal, salt, &mut out);
+                    assert_eq!(n, f.len());
+                    assert_eq!(format::frame_len(&r), f.len());
+                    assert!(out == b[..f.len()], "decoded frame re-encodes differently");
+                }
+                Err(e) => error_offset_in(&e, f.len(), "decode_full"),
+            }
+        }
+        Ok(None) => assert_eq!(u32_le(b, 0), SEAL_MARKER),
+        Err(e) => error_offset_in(&e, b.len(), "parse_frame"),
+    }
+}
+
+/// Whether `b` starts with a frame the scanner must take right after a
+/// frame of ordinal `after` (or at the start, `None`), with no damage
+/// between: valid under `salt`, whole, and of the next ordinal.
+fn is_next_frame(b: &[u8], after: Option<u32>, salt: u64) -> bool {
+    let expected = after.map_or(Some(0), |a| a.checked_add(1));
+    matches!(
+        format::parse_frame(b, salt),
+        Ok(Some(f)) if Some(f.ordinal) == expected && format::decode_full(&f).is_ok()
+    )
+}
+
+/// `scan_frames` and the invariants of what it returns.
+fn check_scan(b: &[u8], base: u64, after: Option<u32>, salt: u64) -> Scan {
+    let scan = format::scan_frames(b, base, after, salt);
+    let limit = base + b.len() as u64;
+    assert!(
+        scan.end >= base && scan.end <= limit,
+        "scan end {} outside [{base}, {limit}]",
+        scan.end
+    );
+    let mut prev_ordinal = after;
+    let mut prev_end = base;
+    // Damage is reported exactly where the bytes after a valid frame (or
+    // the start) fail, when a later valid frame follows.
+    let mut damage_expected = Vec::new();
+    for f in &scan.frames {
+        assert!(f.offset >= prev_end, "frames overlap or go backwards");
+        // The ordinal follows the previous one (the first is 0), skipping
+        // no more ordinals than the damaged bytes between could hold.
+        let expected = prev_ordinal
+            .map_or(Some(0), |p| p.checked_add(1))
+            .unwrap_or_else(|| panic!("a frame after ordinal {}", u32::MAX));
+        assert!(
+            f.ordinal >= expected,
+            "ordinal {} after {prev_ordinal:?}",
+            f.ordinal
+        );
+        let room = (f.offset - prev_end) as usize / MIN_FRAME_LEN;
+        assert!(
+            (f.ordinal - expected) as usize <= room,
+            "ordinal {} after {prev_ordinal:?} at {}: {} missing ordinals in {} damaged bytes",
+            f.ordinal,
+            f.offset,
+            f.ordinal - expected,
+            f.offset - prev_end
+        );
+        if f.offset > prev_end {
+            let at = (prev_end - base) as usize;
+            assert!(
+                !is_next_frame(&b[at..], prev_ordinal, salt),
+                "a valid frame at {prev_end} skipped as damage"
+            );
+            damage_expected.push(prev_end);
+        }
+        let rel = (f.offset - base) as usize;
+        let g = match format::parse_frame(&b[rel..], salt) {
+            Ok(Some(g)) => g,
+            other => panic!("scanned frame at {} does not re-parse: {other:?}", f.offset),
+        };
+        assert_eq!(g.ordinal, f.ordinal);
+        assert_eq!(g.time(), f.time);
+        assert!(
+            g.check_detail().is_ok(),
+            "scanned frame fails its detail CRC"
+        );
+        assert!(
+            detail_agrees(&g),
+            "scanned frame at {}: detail not UTF-8 or disagrees with its flag",
+            f.offset
+        );
+        let r = format::decode_full(&g)
+            .unwrap_or_else(|e| panic!("scanned frame at {} does not decode: {e:?}", f.offset));
+        assert_eq!(r.time.as_micros(), f.time);
+        prev_ordinal = Some(f.ordinal);
+        prev_end = f.offset + g.len() as u64;
+    }
+    assert_eq!(
+        scan.end, prev_end,
+        "scan end is not the end of the last frame"
+    );
+    let damage_at: Vec<u64> = scan.damage.iter().map(|d| d.0).collect();
+    assert_eq!(
+        damage_at, damage_expected,
+        "damage not reported exactly before the frames after a gap"
+    );
+    match scan.seal_at {
+        Some(s) => {
+            assert_eq!(s, scan.end, "seal marker not right after the last frame");
+            assert_eq!(u32_le(b, (s - base) as usize), SEAL_MARKER);
+        }
+        None => {
+            if scan.end < limit {
+                let at = (scan.end - base) as usize;
+                assert!(
+                    !is_next_frame(&b[at..], prev_ordinal, salt),
+                    "scan stopped before a valid frame at {}",
+                    scan.end
+                );
+                assert!(
+                    b.len() - at < 4 || u32_le(b, at) != SEAL_MARKER,
+                    "seal marker at {} not reported",
+                    scan.end
+                );
+            }
+        }
+    }
+    // Cutting the buffer at the end changes nothing before it.
+    let cut = format::scan_frames(&b[..(scan.end - base) as usize], base, after, salt);
+    assert_eq!(cut.frames, scan.frames, "scan of the valid prefix differs");
+    // (The reasons may differ: a damaged frame cut short "ends inside a frame".)
+    let offsets = |s: &Scan| s.damage.iter().map(|d| d.0).collect::<Vec<_>>();
+    assert_eq!(
+        offsets(&cut),
+        offsets(&scan),
+        "damage in the valid prefix differs"
+    );
+    assert_eq!(cut.end, scan.end);
+    scan
+}
+
+fn check_trailer(b: &[u8]) {
+    let t = match format::decode_trailer(b) {
+        Ok(t) => t,
+        Err(e) => return error_offset_in(&e, b.len(), "decode_trailer"),
+    };
+    assert!(t.live <= t.slots);
+    assert!(t.block_offset >= HEADER_LEN as u64);
+    assert_eq!(t.order_at() + 4 * t.live as usize, b.len() - TRAILER_LEN);
+    assert_eq!(u32_le(b, t.block_offset as usize), SEAL_MARKER);
+    match format::check_seal_block(b, &t) {
+        Ok(()) => check_tables(b, &t),
+        Err(e) => error_offset_in(&e, b.len(), "check_seal_block"),
+    }
+}
+
+/// The tables of a seal block that passed `check_seal_block`.
+fn tables_of(b: &[u8], t: &Trailer) -> (Vec<i64>, Vec<u32>, Vec<u32>) {
+    let slots = t.slots as usize;
+    let times = (0..slots)
+        .map(|i| u64_le(b, t.times_at() + 8 * i) as i64)
+        .collect();
+    let offsets = (0..slots)
+        .map(|i| u32_le(b, t.offsets_at() + 4 * i))
+        .collect();
+    let order = (0..t.live as usize)
+        .map(|j| u32_le(b, t.order_at() + 4 * j))
+        .collect();
+    (times, offsets, order)
+}
+
+fn check_tables(b: &[u8], t: &Trailer) {
+    let (times, offsets, order) = tables_of(b, t);
+    let present = offsets.iter().filter(|&&o| o != MISSING).count();
+    assert_eq!(present, t.live as usize);
+    for &o in offsets.iter().filter(|&&o| o != MISSING) {
+        assert!(o as usize >= HEADER_LEN && o as u64 + FRAME_HEAD_LEN as u64 <= t.block_offset);
+    }
+    for w in order.windows(2) {
+        assert!((times[w[0] as usize], w[0]) < (times[w[1] as usize], w[1]));
+    }
+    for &o in &order {
+        assert_ne!(offsets[o as usize], MISSING);
+    }
+    // The tables re-encode to the same block, and to the same trailer
+    // (whose time bounds are free when the block is empty).
+    let tables = SealTables {
+        times: &times,
+        offsets: &offsets,
+        order: &order,
+    };
+    let mut again = b[..t.block_offset as usize].to_vec();
+    again.extend(format::encode_seal(&tables, t.block_offset));
+    assert_eq!(again.len(), b.len());
+    assert!(
+        again[..b.len() - TRAILER_LEN] == b[..b.len() - TRAILER_LEN],
+        "seal block re-encodes differently"
+    );
+    let t2 = format::decode_trailer(&again).expect("re-encoded trailer decodes");
+    if t.live > 0 {
+        assert_eq!(t2, *t);
+    } else {
+        assert_eq!(
+            (t2.block_offset, t2.slots, t2.live),
+            (t.block_offset, t.slots, 0)
+        );
+    }
+    format::check_seal_block(&again, &t2).expect("re-encoded seal block checks");
+}
+
+// ---------------------------------------------------------------------------
+// segment_roundtrip: records written, then corrupted.
+// ---------------------------------------------------------------------------
+
+/// Reads values off the fuzz input; past its end every value is zero.
+pub struct Input<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Input<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Input { data, at: 0 }
+    }
+    pub fn u8(&mut self) -> u8 {
+        let b = self.data.get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        b
+    }
+    pub fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.u8(), self.u8()])
+    }
+    pub fn u32(&mut self) -> u32 {
+        u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+    pub fn u64(&mut self) -> u64 {
+        u64::from_le_bytes(self.i64().to_le_bytes())
+    }
+    pub fn i64(&mut self) -> i64 {
+        let mut b = [0u8; 8];
+        b.iter_mut().for_each(|x| *x = self.u8());
+        i64::from_le_bytes(b)
+    }
+    /// A u16 length (capped at `max` and at what is left), then that many
+    /// bytes as text (invalid UTF-8 replaced), cut to `max` bytes.
+    pub fn text(&mut self, max: usize) -> String {
+        let left = self.data.len().saturating_sub(self.at);
+        let len = usize::from(self.u16()).min(max).min(left.saturating_sub(2));
+        let start = self.at.min(self.data.len());
+        let bytes = &self.data[start..(start + len).min(self.data.len())];
+        self.at += len;
+        let mut s = String::from_utf8_lossy(bytes).into_owned();
+        while s.len() > max {
+            s.pop();
+        }
+        s
+    }
+}
+
+/// Builds inputs for [`check_segment_roundtrip`] (for seeds).
+#[derive(Default)]
+pub struct RoundtripSeed {
+    pub bytes: Vec<u8>,
+}
+
+impl RoundtripSeed {
+    /// Start with `n` (1..=4) records whose ordinals start at `first` and
+    /// whose seal block is written when `first < 1024` and `seal`.
+    pub fn new(n: u8, first: u32, seal: bool) -> Self {
+        let mut bytes = vec![n.wrapping_sub(1), u8::from(seal)];
+        bytes.extend(first.to_le_bytes());
+        RoundtripSeed { bytes }
+    }
+    fn text(&mut self, s: &str) {
+        self.bytes.extend((s.len() as u16).to_le_bytes());
+        self.bytes.extend(s.as_bytes());
+    }
+    /// Add a record.
+    pub fn record(&mut self, r: &LogRecord) -> &mut Self {
+        self.bytes.extend(r.time.as_micros().to_le_bytes());
+        self.bytes.push(r.level.code());
+        self.bytes.extend(r.attempt.to_le_bytes());
+        for s in [
+            &r.job_id,
+            &r.flow,
+            &r.component,
+            &r.action,
+            &r.category,
+            &r.env,
+            &r.app,
+            &r.version,
+            &r.content,
+        ] {
+            self.text(s);
+        }
+        match &r.detail {
+            Some(d) => {
+                self.bytes.push(1);
+                self.text(d);
+            }
+            None => self.bytes.push(0),
+        }
+        self
+    }
+    /// After the records: put a frame forged with salt `guess` at the start
+    /// of the last record's content (see [`forged_frame`]), with ordinal
+    /// `first + n - 1 + step % 4` (saturating) and time `time`.
+    pub fn forge(&mut self, guess: u64, step: u8, time: Timestamp) -> &mut Self {
+        self.bytes[1] |= 2;
+        self.bytes.extend(guess.to_le_bytes());
+        self.bytes.push(step);
+        self.bytes.extend(time.as_micros().to_le_bytes());
+        self
+    }
+    /// Then the corruption: up to three bit flips at bit positions, and a
+    /// cut at a byte position (or none).
+    pub fn corrupt(&mut self, flips: &[u32], cut: Option<u32>) -> Vec<u8> {
+        self.bytes
+            .push(flips.len() as u8 | (u8::from(cut.is_some()) << 2));
+        for f in flips {
+            self.bytes.extend(f.to_le_bytes());
+        }
+        self.bytes.extend(cut.unwrap_or(0).to_le_bytes());
+        self.bytes.clone()
+    }
+}
+
+fn read_record(input: &mut Input<'_>) -> LogRecord {
+    let time = Timestamp::from_micros(input.i64());
+    let level = Level::ALL[usize::from(input.u8() % 4)];
+    let attempt = input.u32();
+    let mut r = LogRecord::new(time, level, "", "").attempt(attempt);
+    r.job_id = input.text(MAX_JOB_ID_BYTES).into();
+    r.flow = input.text(MAX_NAME_BYTES).into();
+    r.component = input.text(MAX_NAME_BYTES).into();
+    r.action = input.text(MAX_NAME_BYTES).into();
+    r.category = input.text(MAX_NAME_BYTES).into();
+    r.env = input.text(MAX_NAME_BYTES).into();
+    r.app = input.text(MAX_NAME_BYTES).into();
+    r.version = input.text(MAX_NAME_BYTES).into();
+    r.content = input.text(MAX_CONTENT_BYTES).into();
+    if input.u8() & 1 == 1 {
+        r.detail = Some(input.text(MAX_DETAIL_BYTES));
+    }
+    r
+}
+
+/// The bytes of a frame of ordinal `ordinal` checksummed with `salt`, that
+/// are valid UTF-8 (so that they fit in a record's text as they are):
+/// an `ERROR` record of job `admin` saying `FORGED: payment approved`.
+/// Its detail (none, then `approved <k>`) is varied until the detail
+/// checksum is UTF-8, and its attempt (0 to 127) until the head checksum
+/// is. `None` if that fails, or if bytes other than the checksums (time,
+/// ordinal) are not UTF-8.
+pub fn forged_frame(time: Timestamp, ordinal: u32, salt: u64) -> Option<String> {
+    let mut out = Vec::new();
+    for variant in 0..64 {
+        let detail = (variant > 0).then(|| format!("approved {variant}"));
+        for attempt in 0..128 {
+            out.clear();
+            let mut forged =
+                LogRecord::new(time, Level::Error, "admin", "FORGED: payment approved")
+                    .attempt(attempt);
+            forged.detail = detail.clone();
+            format::encode_frame(&forged, ordinal, salt, &mut out);
+            if let Ok(s) = std::str::from_utf8(&out) {
+                return Some(s.to_owned());
+            }
+            let mut plain = out.clone();
+            plain[12..20].fill(b' ');
+            if std::str::from_utf8(&plain).is_err() {
+                return None; // Not the checksums' fault.
+            }
+            if std::str::from_utf8(&out[12..16]).is_err() {
+                break; // The detail checksum: another detail.
+            }
+        }
+    }
+    None
+}
+
+/// Build 1–4 records from `data` (fields clamped to their limits), write
+/// them as a segment (header with the salt [`roundtrip_salt`]`(data)`,
+/// frames, optionally seal block and trailer), check that every decoder
+/// gives them back and that nothing decodes under another salt, then
+/// corrupt the bytes (up to three bit flips and a cut, at positions the
+/// input picks) and check that no decoder returns anything that was not
+/// written: each either fails or returns the original.
+///
+/// At most three flipped bits: a CRC-32 detects every such error in the
+/// messages written here, so a different record coming back is a bug.
+///
+/// Input: byte 0 = number of records − 1 (mod 4); byte 1 = flags (bit 0:
+/// seal, bit 1: forge); u32 first ordinal; the records (see
+/// [`RoundtripSeed::record`]); when forging, a u64 salt guess, a u8 step
+/// and an i64 time: the last record's content then starts with a whole
+/// frame checksummed with the guessed salt ([`forged_frame`]) — the text
+/// an outside party could log, not knowing the segment's salt; then a
+/// corruption byte (bits 0–1: flips, bit 2: cut), u32 bit positions and a
+/// u32 cut position.
+pub fn check_segment_roundtrip(data: &[u8]) {
+    if data.len() > MAX_INPUT {
+        return;
+    }
+    let salt = roundtrip_salt(data);
+    let mut input = Input::new(data);
+    let n = 1 + usize::from(input.u8() % 4);
+    let flags = input.u8();
+    let seal = flags & 1 == 1;
+    let first = input.u32().min(u32::MAX - 4);
+    let mut records: Vec<LogRecord> = (0..n).map(|_| read_record(&mut input)).collect();
+    if flags & 2 != 0 {
+        let guess = input.u64();
+        let ordinal = first.saturating_add(n as u32 - 1 + u32::from(input.u8() % 4));
+        let time = Timestamp::from_micros(input.i64());
+        // (A guess equivalent to the salt, one in 2^32, would be a right
+        // guess, not a bug: the CRC state after the salt is all that counts.)
+        let right = crc32fast::hash(&guess.to_le_bytes()) == crc32fast::hash(&salt.to_le_bytes());
+        if let Some(forged) = forged_frame(time, ordinal, guess).filter(|_| !right) {
+            let last = records.last_mut().unwrap();
+            let mut content = forged;
+            content.push_str(&last.content);
+            while content.len() > MAX_CONTENT_BYTES {
+                content.pop();
+            }
+            last.content = content.into();
+        }
+    }
+
+    let header = SegmentHeader {
+        layout: LAYOUT_FRAMES,
+        partition: 0,
+        generation: 0,
+        partition_len: 3_600_000_000,
+        created: Timestamp::from_secs(1800),
+        salt,
+    };
+    let mut buf = format::encode_header(&header).to_vec();
+    let mut offsets = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        r.validate().expect("clamped record is valid");
+        offsets.push(buf.len());
+        let len = format::encode_frame(r, first + i as u32, salt, &mut buf);
+        assert_eq!(len, format::frame_len(r));
+    }
+    let frames_end = buf.len();
+
+    // Everything written decodes to what was written, and only with its salt.
+    assert_eq!(format::decode_header(&buf), Ok(header));
+    for (i, r) in records.iter().enumerate() {
+        let f = format::parse_frame(&buf[offsets[i]..], salt)
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.ordinal, first + i as u32);
+        assert_eq!(format::decode_full(&f).as_ref(), Ok(r));
+        let (s, has_detail) = format::decode_summary(f.summary).unwrap();
+        assert_eq!(has_detail, r.detail.is_some());
+        assert_eq!(s.content, r.content);
+        for other in other_salts(salt) {
+            assert!(
+                format::parse_frame(&buf[offsets[i]..], other).is_err(),
+                "frame {i} parses under salt {other:#x}"
+            );
+        }
+    }
+    // Ordinals from `first`: the frames follow a frame of ordinal
+    // `first - 1` (as when a reader catches up with a writer).
+    let after = first.checked_sub(1);
+    let scan = format::scan_frames(&buf[HEADER_LEN..], HEADER_LEN as u64, after, salt);
+    assert!(scan.damage.is_empty() && scan.seal_at.is_none());
+    assert_eq!(scan.end, frames_end as u64);
+    assert_eq!(
+        scan.frames
+            .iter()
+            .map(|f| (f.offset as usize, f.ordinal, f.time))
+            .collect::<Vec<_>>(),
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (offsets[i], first + i as u32, r.time.as_micros()))
+            .collect::<Vec<_>>()
+    );
+    // At the start of a file the first ordinal must be 0.
+    let fresh = format::scan_frames(&buf[HEADER_LEN..], HEADER_LEN as u64, None, salt);
+    if first == 0 {
+        assert_eq!(fresh, scan);
+    } else {
+        assert!(
+            fresh.frames.iter().all(|f| f.offset != HEADER_LEN as u64),
+            "a file's first frame has ordinal {first}, and the scan took it"
+        );
+    }
+    let mut trailer = None;
+    if seal && first < 1024 {
+        let slots = first as usize + n;
+        let mut times = vec![0i64; slots];
+        let mut offs = vec![MISSING; slots];
+        for (i, r) in records.iter().enumerate() {
+            times[first as usize + i] = r.time.as_micros();
+            offs[first as usize + i] = offsets[i] as u32;
+        }
+        let mut order: Vec<u32> = (first..first + n as u32).collect();
+        order.sort_by_key(|&o| (times[o as usize], o));
+        let tables = SealTables {
+            times: &times,
+            offsets: &offs,
+            order: &order,
+        };
+        buf.extend(format::encode_seal(&tables, frames_end as u64));
+        let t = format::decode_trailer(&buf).expect("written trailer decodes");
+        format::check_seal_block(&buf, &t).expect("written seal block checks");
+        assert_eq!(
+            (t.block_offset, t.slots, t.live),
+            (frames_end as u64, slots as u32, n as u32)
+        );
+        assert_eq!(
+            tables_of(&buf, &t),
+            (times.clone(), offs.clone(), order.clone())
+        );
+        let scan = format::scan_frames(&buf[HEADER_LEN..], HEADER_LEN as u64, after, salt);
+        assert_eq!(scan.seal_at, Some(frames_end as u64));
+        trailer = Some(t);
+    }
+    // Corrupt: up to three bit flips, then maybe a cut.
+    let mode = input.u8();
+    let mut bad = buf.clone();
+    for _ in 0..(mode & 3) {
+        let bit = input.u32() as usize % (bad.len() * 8);
+        bad[bit / 8] ^= 1 << (bit % 8);
+    }
+    let cut = input.u32() as usize;
+    if mode & 4 != 0 {
+        bad.truncate(cut % (bad.len() + 1));
+    }
+    check_decoders(&bad);
+
+    // Frames at the offsets written: the original or an error.
+    if let Ok(h) = format::decode_header(&bad) {
+        assert_eq!(h, header, "a corrupt header decoded to something else");
+    }
+    for (i, r) in records.iter().enumerate() {
+        let Some(at) = bad.get(offsets[i]..) else {
+            continue;
+        };
+        if let Ok(Some(f)) = format::parse_frame(at, salt) {
+            assert_eq!(f.ordinal, first + i as u32, "corrupt frame {i} parsed");
+            if let Ok((s, has_detail)) = format::decode_summary(f.summary) {
+                assert_eq!(
+                    (s, has_detail),
+                    (
+                        LogRecord {
+                            detail: None,
+                            ..r.clone()
+                        },
+                        r.detail.is_some()
+                    ),
+                    "corrupt summary {i} decoded to something else"
+                );
+            }
+            if let Ok(got) = format::decode_full(&f) {
+                assert_eq!(&got, r, "corrupt frame {i} decoded to something else");
+            }
+        }
+    }
+    // The scanner: every frame it returns is one that was written, intact
+    // (in particular, never a frame forged inside a record's text).
+    let scan = format::scan_frames(
+        bad.get(HEADER_LEN..).unwrap_or_default(),
+        HEADER_LEN as u64,
+        after,
+        salt,
+    );
+    for f in &scan.frames {
+        let i = offsets
+            .iter()
+            .position(|&o| o as u64 == f.offset)
+            .unwrap_or_else(|| {
+                panic!(
+                    "scan of corrupt bytes returned a frame at {} where none was written \
+                     (ordinal {}, time {})",
+                    f.offset, f.ordinal, f.time
+                )
+            });
+        assert_eq!(f.ordinal, first + i as u32);
+        assert_eq!(f.time, records[i].time.as_micros());
+        let frame = format::parse_frame(&bad[offsets[i]..], salt)
+            .unwrap()
+            .unwrap();
+        assert_eq!(format::decode_full(&frame).as_ref(), Ok(&records[i]));
+    }
+    // The seal block and trailer: the original or an error.
+    if let (Some(t), Ok(t2)) = (trailer, format::decode_trailer(&bad))
+        && format::check_seal_block(&bad, &t2).is_ok()
+    {
+        assert_eq!(t2, t, "corrupt trailer decoded to something else");
+        assert_eq!(
+            tables_of(&bad, &t2),
+            tables_of(&buf, &t),
+            "corrupt seal tables decoded to something else"
+        );
+    }
+    // Under another salt the file written holds no frame at all (its
+    // salt is secret to the input, so no text in it can be one).
+    for other in other_salts(salt) {
+        let s = format::scan_frames(&buf[HEADER_LEN..], HEADER_LEN as u64, None, other);
+        assert!(
+            s.frames.is_empty(),
+            "frames found under salt {other:#x}: {:?}",
+            s.frames
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// recovery: a segment file of fuzz bytes in a real store.
+// ---------------------------------------------------------------------------
+
+/// Where the scratch stores go: memory when the machine has it.
+fn scratch() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(d) = tempfile::Builder::new()
+            .prefix("runlog-fuzz")
+            .tempdir_in(shm)
+    {
+        return d;
+    }
+    tempfile::Builder::new()
+        .prefix("runlog-fuzz")
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// The recovery tests' clock: inside partition 0 (1970-01-01T00:30Z), so
+/// a segment of partition 0 is current and not yet due for sealing.
+pub const RECOVERY_NOW: Timestamp = Timestamp::from_secs(1800);
+/// The retention horizon at [`RECOVERY_NOW`]: older records are not listed.
+pub const RECOVERY_HORIZON: i64 = RECOVERY_NOW.as_micros() - RETENTION_SECS as i64 * 1_000_000;
+/// The header [`check_recovery`] puts before the fuzz bytes in modes 1 and
+/// 3 (partition 0 of 1 h, salt [`FIXED_SALT`]).
+pub fn recovery_header() -> [u8; HEADER_LEN] {
+    format::encode_header(&SegmentHeader {
+        layout: LAYOUT_FRAMES,
+        partition: 0,
+        generation: 0,
+        partition_len: 3_600_000_000,
+        created: RECOVERY_NOW,
+        salt: FIXED_SALT,
+    })
+}
+
+/// The first partition past the last one whose end a 1 h partition length
+/// can represent (i64 microseconds): its files are not runlog's.
+pub const FIRST_FOREIGN_PARTITION: u32 = (i64::MAX / 3_600_000_000) as u32;
+
+/// How long the checks' stores keep records.
+pub const RETENTION_SECS: u64 = 30 * 86_400;
+
+fn options(clock: &ManualClock) -> StoreOptions {
+    StoreOptions::new()
+        .clock(clock.clone())
+        .sync_policy(SyncPolicy::Manual)
+        .retention(std::time::Duration::from_secs(RETENTION_SECS))
+}
+
+/// Every record of `p`, newest first; fails if the scan errs or returns
+/// more than `bound` records (it must end).
+fn collect(p: &Project, bound: usize) -> Vec<StoredRecord> {
+    let mut it = p.scan(TimeRange::all());
+    let mut out = Vec::new();
+    for r in it.by_ref().take(bound) {
+        out.push(r.expect("scan item"));
+    }
+    assert!(
+        it.next().is_none(),
+        "scan returned more than {bound} records (every record takes {MIN_FRAME_LEN} bytes)"
+    );
+    out
+}
+
+/// The files of a directory and their bytes.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| {
+                    let e = e.unwrap();
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    (name, fs::read(e.path()).unwrap_or_default())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Records listed by a scan: sorted newest first, no duplicate; and any
+/// record `get` returns is the one listed, with a detail exactly when the
+/// listing says so (a detail that is not UTF-8 or disagrees with its flag
+/// is an error, never a record). With `readable`, `get` must return every
+/// record.
+fn check_listed_records(p: &Project, records: &[StoredRecord], readable: bool) {
+    for w in records.windows(2) {
+        assert!(
+            (w[0].record.time, w[0].id) > (w[1].record.time, w[1].id),
+            "records out of order: {:?} before {:?}",
+            (w[0].record.time, w[0].id),
+            (w[1].record.time, w[1].id)
+        );
+    }
+    for r in records {
+        let full = match p.get(r.id) {
+            Ok(Some(full)) => full,
+            Err(e) if readable => panic!("get({}) of a listed record: {e}", r.id),
+            Ok(None) if readable => panic!("get({}) of a listed record: none", r.id),
+            Err(_) | Ok(None) => continue,
+        };
+        assert_eq!(full.id, r.id);
+        assert_eq!(
+            full.has_detail,
+            full.record.detail.is_some(),
+            "get({}): has_detail disagrees with the detail",
+            r.id
+        );
+        assert_eq!(
+            full.has_detail, r.has_detail,
+            "get({}) and the listing disagree on the detail flag",
+            r.id
+        );
+        assert_eq!(
+            LogRecord {
+                detail: None,
+                ..full.record.clone()
+            },
+            r.record
+        );
+    }
+}
+
+/// Records scanned from an active file of `len` bytes: ordinal `k` sits at
+/// or after byte 64 + 52·k (ordinals follow each other, skipping only as
+/// many as damaged bytes could hold), so it ends by 64 + 52·(k + 1).
+fn check_ordinals_fit(records: &[StoredRecord], len: usize) {
+    for r in records {
+        assert!(
+            HEADER_LEN + (r.id.ordinal as usize + 1) * MIN_FRAME_LEN <= len,
+            "record {} in a {len}-byte file: no frame of that ordinal fits",
+            r.id
+        );
+    }
+}
+
+/// A segment file made of the fuzz input in a real store, opened
+/// read-only, then by a writer (recovery), again (idempotent), sealed, and
+/// again. Never panics; what the store returns must agree across opens.
+///
+/// The first byte picks the file: bit 0 = put a valid header for
+/// partition 0 before the rest of the input ([`recovery_header`]); bit 1 =
+/// name it `0000000000-0000.seg` (sealed) rather than `.wal` (active);
+/// bit 2 = recompute its checksums ([`fix_checksums`], with the salt of
+/// its header bytes). Bits 4–7 all set: name it for a partition past the
+/// last representable one instead (bit 3: `u32::MAX`, else
+/// [`FIRST_FOREIGN_PARTITION`]); the store must leave it alone.
+pub fn check_recovery(data: &[u8]) {
+    if data.len() > MAX_INPUT {
+        return;
+    }
+    let (mode, body) = data.split_first().map_or((0, &[][..]), |(m, b)| (*m, b));
+    let mut file = if mode & 1 == 1 {
+        let mut f = recovery_header().to_vec();
+        f.extend_from_slice(body);
+        f
+    } else {
+        body.to_vec()
+    };
+    if mode & 4 != 0 {
+        fix_checksums(&mut file);
+    }
+    let ext = if mode & 2 != 0 { "seg" } else { "wal" };
+    if mode & 0xF0 == 0xF0 {
+        let partition = if mode & 8 != 0 {
+            u32::MAX
+        } else {
+            FIRST_FOREIGN_PARTITION
+        };
+        run_foreign(&file, &format!("{partition:010}-0000.{ext}"));
+    } else {
+        run_recovery(&file, &format!("0000000000-0000.{ext}"));
+    }
+}
+
+/// A file named for a partition no timestamp reaches: not the store's, so
+/// never listed, never changed, never deleted (retention included).
+fn run_foreign(file: &[u8], name: &str) {
+    let tmp = scratch();
+    let dir = tmp.path();
+    let clock = ManualClock::new(RECOVERY_NOW);
+    {
+        let store = options(&clock).open(dir).expect("create store");
+        store.project("p").expect("create project");
+    }
+    let pdir = dir.join("projects").join("p");
+    fs::write(pdir.join(name), file).expect("write segment");
+    let before = snapshot(&pdir);
+    {
+        let store = options(&clock).open_read_only(dir).expect("open read-only");
+        let p = store.project("p").expect("open project read-only");
+        assert!(collect(&p, 1).is_empty(), "{name}: records listed");
+        assert!(p.segments().expect("segments").is_empty());
+    }
+    for now in [RECOVERY_NOW, Timestamp::MAX] {
+        clock.set(now);
+        let store = options(&clock).open(dir).expect("open writer");
+        let p = store.project("p").expect("open project");
+        assert!(collect(&p, 1).is_empty(), "{name}: records listed");
+        assert!(p.segments().expect("segments").is_empty());
+        let report = p.verify().expect("verify");
+        assert!(report.is_ok(), "{name}: {report:?}");
+        let _ = p.seal_due();
+        assert!(p.damage().is_empty(), "{name}: {:?}", p.damage());
+    }
+    assert!(
+        snapshot(&pdir) == before,
+        "{name}: the store changed its files"
+    );
+}
+
+/// The frames `scan_frames` finds in `file` with its header's salt, when
+/// the store takes the header for `0000000000-0000` (partition 0,
+/// generation 0, 1 h partitions).
+fn scan_as_store(file: &[u8]) -> Option<Vec<format::ScannedFrame>> {
+    let h = format::decode_header(file).ok()?;
+    (h.partition == 0 && h.generation == 0 && h.partition_len == 3_600_000_000)
+        .then(|| format::scan_frames(&file[HEADER_LEN..], HEADER_LEN as u64, None, h.salt).frames)
+}
+
+fn run_recovery(file: &[u8], name: &str) {
+    let tmp = scratch();
+    let dir = tmp.path();
+    let clock = ManualClock::new(RECOVERY_NOW);
+    {
+        let store = options(&clock).open(dir).expect("create store");
+        store.project("p").expect("create project");
+    }
+    let pdir = dir.join("projects").join("p");
+    fs::write(pdir.join(name), file).expect("write segment");
+    let bound = file.len() / MIN_FRAME_LEN + 1;
+    let active = name.ends_with(".wal");
+
+    // A reader changes nothing. Of an active file it lists what a scan
+    // finds: whole frames of valid ordinals, each readable.
+    let read_only = {
+        let store = options(&clock).open_read_only(dir).expect("open read-only");
+        let p = store.project("p").expect("open project read-only");
+        let records = collect(&p, bound);
+        check_listed_records(&p, &records, active);
+        if active {
+            check_ordinals_fit(&records, file.len());
+            if let Some(frames) = scan_as_store(file) {
+                let mut listed: Vec<(u32, i64)> = records
+                    .iter()
+                    .map(|r| (r.id.ordinal, r.record.time.as_micros()))
+                    .collect();
+                listed.sort_unstable();
+                // (The scan lists records in [horizon, Timestamp::MAX).)
+                let scanned: Vec<(u32, i64)> = frames
+                    .iter()
+                    .filter(|f| (RECOVERY_HORIZON..Timestamp::MAX.as_micros()).contains(&f.time))
+                    .map(|f| (f.ordinal, f.time))
+                    .collect();
+                assert_eq!(
+                    listed, scanned,
+                    "the reader lists other records than a scan with the header's salt finds"
+                );
+            }
+        }
+        let _ = p.verify().expect("verify read-only");
+        let _ = p.segments().expect("segments");
+        let _ = p.damage();
+        records
+    };
+    assert_eq!(
+        fs::read(pdir.join(name)).ok().as_deref(),
+        Some(file),
+        "a read-only open changed the file"
+    );
+
+    // The writer recovers.
+    let (first, clean) = {
+        let store = options(&clock).open(dir).expect("open writer");
+        let p = store.project("p").expect("open project");
+        let records = collect(&p, bound);
+        let report = p.verify().expect("verify");
+        let clean = report.is_ok();
+        // Still active (not renamed after a complete seal): the writer
+        // scanned the same bytes as the reader.
+        let still_active = active && pdir.join(name).exists();
+        check_listed_records(&p, &records, clean || still_active);
+        if clean || still_active {
+            check_ordinals_fit(&records, file.len());
+            assert_eq!(read_only, records, "reader and writer disagree");
+        }
+        if clean {
+            assert!(
+                p.damage().is_empty(),
+                "clean verify, yet damage: {:?}",
+                p.damage()
+            );
+        }
+        let _ = p.segments().expect("segments");
+        (records, clean)
+    };
+    let after_first = snapshot(&pdir);
+
+    // Recovery is idempotent: the same records, the same files.
+    {
+        let store = options(&clock).open(dir).expect("reopen writer");
+        let p = store.project("p").expect("reopen project");
+        assert_eq!(collect(&p, bound), first, "records differ after a reopen");
+        if clean {
+            assert!(p.verify().expect("verify").is_ok(), "clean, then not");
+        }
+    }
+    assert!(
+        snapshot(&pdir) == after_first,
+        "a second recovery changed the files"
+    );
+
+    // Sealing keeps every record (and a clean segment clean).
+    {
+        let store = options(&clock).open(dir).expect("reopen writer");
+        let p = store.project("p").expect("reopen project");
+        clock.set(Timestamp::from_secs(3 * 3600));
+        let _ = p.seal_due();
+        clock.set(RECOVERY_NOW);
+        let records = collect(&p, bound);
+        assert_eq!(records, first, "records differ after sealing");
+        check_listed_records(&p, &records, clean);
+        if clean {
+            assert!(
+                p.verify().expect("verify").is_ok(),
+                "clean, then not after sealing"
+            );
+        }
+        // A seal block holds 12 bytes per ordinal: no more ordinals than
+        // frames could fit in the file.
+        for s in p.segments().expect("segments") {
+            if s.sealed
+                && let Ok(m) = fs::metadata(&s.path)
+            {
+                let slots = file.len() / MIN_FRAME_LEN + 1;
+                let most = (file.len() + 4 + 16 * slots + TRAILER_LEN) as u64;
+                assert!(
+                    m.len() <= most,
+                    "sealing a {}-byte file made a {}-byte segment",
+                    file.len(),
+                    m.len()
+                );
+            }
+        }
+    }
+    {
+        let store = options(&clock).open(dir).expect("reopen writer");
+        let p = store.project("p").expect("reopen project");
+        assert_eq!(
+            collect(&p, bound),
+            first,
+            "records differ after sealing and reopening"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// store_meta: the settings file.
+// ---------------------------------------------------------------------------
+
+/// The store [`check_store_meta`] starts from, made once: two projects'
+/// worth of records in a sealed and an active segment.
+struct MetaTemplate {
+    dir: tempfile::TempDir,
+    meta: Vec<u8>,
+    records: Vec<StoredRecord>,
+}
+
+/// The clock of the store_meta template (2023-11-14T22:13:20Z + 2 h).
+pub const META_NOW: Timestamp = Timestamp::from_secs(1_700_000_000 + 7200);
+
+fn meta_template() -> &'static MetaTemplate {
+    static T: OnceLock<MetaTemplate> = OnceLock::new();
+    T.get_or_init(|| {
+        let dir = scratch();
+        let clock = ManualClock::new(Timestamp::from_secs(1_700_000_000));
+        let records = {
+            let store = options(&clock).open(dir.path()).expect("template store");
+            let p = store.project("p").expect("template project");
+            let t0 = Timestamp::from_secs(1_700_000_000);
+            p.append_batch(&[
+                LogRecord::new(t0, Level::Info, "job-1", "started").flow("f"),
+                LogRecord::new(t0, Level::Error, "job-1", "failed").detail("{\"x\": 1}"),
+            ])
+            .expect("append");
+            clock.set(META_NOW);
+            p.seal_due().expect("seal");
+            p.append(&LogRecord::new(META_NOW, Level::Warn, "job-2", "retry"))
+                .expect("append");
+            collect(&p, 100)
+        };
+        assert_eq!(records.len(), 3);
+        let meta = fs::read(dir.path().join("runlog.meta")).expect("meta");
+        MetaTemplate { dir, meta, records }
+    })
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest: PathBuf = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else if e.file_name() != "runlog.lock" {
+            // (Not `fs::copy`: its copy_file_range may fail with EINTR.)
+            fs::write(&dest, fs::read(e.path()).unwrap()).unwrap();
+        }
+    }
+}
+
+/// Whether a partition length (seconds) is a setting runlog accepts:
+/// 1 minute to 1 day, dividing a day.
+pub fn partition_is_valid(secs: u32) -> bool {
+    (60..=86_400).contains(&secs) && 86_400 % secs == 0
+}
+
+/// Whether `b` is laid out as a settings file of this build: 32 bytes,
+/// magic `RUNLOGST`, CRC32 of bytes 0..28 (any version, any partition).
+fn meta_is_intact(b: &[u8]) -> bool {
+    b.len() == 32 && &b[..8] == b"RUNLOGST" && crc32fast::hash(&b[..28]) == u32_le(b, 28)
+}
+
+/// Whether `b` is a settings file this build reads, by its documented
+/// layout: intact ([`meta_is_intact`]), version 1, and a valid partition
+/// length ([`partition_is_valid`]).
+pub fn meta_is_valid(b: &[u8]) -> bool {
+    meta_is_intact(b)
+        && u16::from_le_bytes([b[8], b[9]]) == FORMAT_VERSION
+        && partition_is_valid(u32_le(b, 12))
+}
+
+/// The error opening a store with the settings file `meta` must give, when
+/// it is not valid: an unsupported version when that is its only fault
+/// (the version is checked before the partition length), else corrupt.
+fn check_meta_error(meta: &[u8], e: &Error, who: &str) {
+    let version_only =
+        meta_is_intact(meta) && u16::from_le_bytes([meta[8], meta[9]]) != FORMAT_VERSION;
+    match e {
+        Error::UnsupportedVersion { .. } if version_only => {}
+        Error::Corrupt { .. } if !version_only => {}
+        _ => panic!("{who}: unexpected error for invalid settings: {e}"),
+    }
+}
+
+/// `data` as `runlog.meta` of a store holding records (and again with its
+/// checksum recomputed when it is 32 bytes long); then opening it
+/// read-only (with a manual and with the system clock) and for writing.
+/// Never panics; opens succeed exactly when the file is valid (writers:
+/// and names the store's partition length), failing as corrupt (or of an
+/// unsupported version) otherwise; a reader of a valid file can list,
+/// read and verify.
+pub fn check_store_meta(data: &[u8]) {
+    if data.len() > MAX_INPUT {
+        return;
+    }
+    let template = meta_template();
+    let mut variants = vec![data.to_vec()];
+    if data.len() == 32 {
+        let mut fixed = data.to_vec();
+        let crc = crc32fast::hash(&fixed[..28]);
+        put_u32(&mut fixed, 28, crc);
+        if fixed != data {
+            variants.push(fixed);
+        }
+    }
+    for meta in variants {
+        let tmp = scratch();
+        let dir = tmp.path();
+        copy_tree(template.dir.path(), dir);
+        fs::write(dir.join("runlog.meta"), &meta).unwrap();
+        let valid = meta_is_valid(&meta);
+        let same_partition = valid && u32_le(&meta, 12) == u32_le(&template.meta, 12);
+        let clock = ManualClock::new(META_NOW);
+
+        match options(&clock).open_read_only(dir) {
+            Ok(store) => {
+                assert!(valid, "a reader opened a store with invalid settings");
+                assert_eq!(store.projects().expect("projects"), ["p"]);
+                let p = store.project("p").expect("project");
+                let records = collect(&p, 100);
+                let report = p.verify().expect("verify");
+                let _ = p.segments().expect("segments");
+                if same_partition {
+                    assert!(report.is_ok(), "{report:?}");
+                    assert_eq!(records, template.records);
+                    check_listed_records(&p, &records, true);
+                } else {
+                    check_listed_records(&p, &records, false);
+                }
+            }
+            Err(e) => {
+                assert!(!valid, "a reader refused valid settings: {e}");
+                check_meta_error(&meta, &e, "reader");
+            }
+        }
+        match Store::open_read_only(dir) {
+            Ok(store) => {
+                assert!(valid);
+                if let Ok(p) = store.project("p") {
+                    let _ = collect(&p, 100);
+                }
+            }
+            Err(e) => {
+                assert!(!valid, "a reader refused valid settings: {e}");
+                check_meta_error(&meta, &e, "reader (system clock)");
+            }
+        }
+        match options(&clock).open(dir) {
+            Ok(_) => assert!(same_partition, "a writer opened with other settings"),
+            Err(e) if valid => {
+                assert!(!same_partition, "a writer refused its own settings: {e}");
+                assert!(
+                    matches!(e, Error::SettingMismatch { .. }),
+                    "writer, other valid settings: {e}"
+                );
+            }
+            Err(e) => check_meta_error(&meta, &e, "writer"),
+        }
+        assert_eq!(
+            fs::read(dir.join("runlog.meta")).unwrap(),
+            meta,
+            "opening changed the settings file"
+        );
+    }
+}
