@@ -104,3 +104,77 @@ pub use segment::format;
 pub use segment::recovery::{Damage, VerifyReport};
 pub use store::{MAX_PROJECT_NAME, Store};
 pub use time::{Preset, RangeSpec, ResolvedRange, TimeRange, Timestamp};
+
+/// Entry points for the fuzz targets and their corpus replay
+/// (`fuzz/`, `tests/fuzz_corpus.rs`); not part of the API.
+#[doc(hidden)]
+pub mod __fuzz {
+    use crate::index::IndexField;
+    use crate::index::disk::{self, IndexFile};
+    use crate::index::memory::MemIndex;
+    use crate::{LogRecord, SavedRange, SegmentId};
+
+    /// Open `bytes` as the index file of segment `id` and run every kind of
+    /// lookup on it. `Ok(true)`: accepted whole and every answer agrees
+    /// with its posting; `Ok(false)`: refused (or partly refused) with an
+    /// error; `Err`: an invariant broke.
+    pub fn index_file(bytes: &[u8], id: SegmentId) -> Result<bool, String> {
+        let Ok(ix) = IndexFile::open(bytes, id) else {
+            return Ok(false);
+        };
+        let whole = ix.check_all().is_ok();
+        for field in IndexField::ALL {
+            let Ok(terms) = ix.terms(field) else {
+                if whole {
+                    return Err(format!("{field:?}: terms refused after check_all passed"));
+                }
+                continue;
+            };
+            for t in terms.iter().take(32) {
+                match (ix.get(field, t), ix.cardinality(field, t)) {
+                    (Ok(Some(bm)), Ok(n)) => {
+                        if bm.len() != n || bm.max().is_some_and(|m| m >= ix.ranks()) {
+                            return Err(format!(
+                                "{field:?} {t:?}: bitmap disagrees with its posting"
+                            ));
+                        }
+                    }
+                    (Ok(None), _) => return Err(format!("{field:?} {t:?}: listed term not found")),
+                    _ if whole => {
+                        return Err(format!(
+                            "{field:?} {t:?}: lookup failed after check_all passed"
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            for needle in [&b""[..], b"a", b"0", b"job"] {
+                if let (Ok(bm), true) = (ix.containing(field, needle), whole)
+                    && bm.max().is_some_and(|m| m >= ix.ranks())
+                {
+                    return Err(format!("{field:?}: substring bitmap beyond the ranks"));
+                }
+            }
+        }
+        Ok(whole)
+    }
+
+    /// The index file of `records` (ranks = ordinals) for segment `id`.
+    pub fn encode_index(records: &[LogRecord], id: SegmentId) -> Vec<u8> {
+        let mut mem = MemIndex::default();
+        for (i, r) in records.iter().enumerate() {
+            mem.add(i as u32, r);
+        }
+        disk::encode(&mem, None, id, records.len() as u32)
+    }
+
+    /// Decode `bytes` as a saved-presets file.
+    pub fn presets(bytes: &[u8]) -> crate::Result<Vec<(String, SavedRange)>> {
+        crate::presets::decode(std::path::Path::new("presets"), bytes)
+    }
+
+    /// The bytes of a saved-presets file.
+    pub fn encode_presets(list: &[(String, SavedRange)]) -> Vec<u8> {
+        crate::presets::encode(list)
+    }
+}
