@@ -111,7 +111,14 @@ pub fn decode(path: &Path, b: &[u8]) -> Result<Vec<(String, SavedRange)>> {
     }
     let presets: Vec<(String, SavedRange)> = postcard::from_bytes(payload)
         .map_err(|e| Error::corrupt(path, HEAD as u64, format!("bad presets payload: {e}")))?;
-    if presets.len() > MAX_PRESETS || presets.iter().any(|(n, _)| validate_name(n).is_err()) {
+    let valid = presets.len() <= MAX_PRESETS
+        && presets.iter().all(|(n, r)| {
+            validate_name(n).is_ok() && !matches!(r, SavedRange::Absolute(t) if t.to < t.from)
+        })
+        && presets.windows(2).all(|w| w[0].0 < w[1].0);
+    // Only runlog's own (canonical) encoding is accepted: no trailing
+    // bytes, no overlong numbers, no unnormalized durations.
+    if !valid || postcard::to_allocvec(&presets).ok().as_deref() != Some(payload) {
         return Err(Error::corrupt(path, HEAD as u64, "invalid preset list"));
     }
     Ok(presets)

@@ -22,7 +22,7 @@ use crate::segment::format;
 use crate::segment::reader::{SealedSegment, SegView};
 use crate::segment::recovery::{self, Damage, Recovered, VerifyReport};
 use crate::segment::writer::ActiveSegment;
-use crate::segment::{ACTIVE_EXT, parse_segment_name};
+use crate::segment::{ACTIVE_EXT, SEALED_EXT, parse_segment_name, segment_path};
 use crate::store::StoreInner;
 use crate::time::{RangeSpec, ResolvedRange, TimeRange, Timestamp, duration_micros};
 
@@ -155,7 +155,10 @@ impl ProjectInner {
             crate::fs::create_dir(&inner.dir)?;
             let mut st = inner.state.write();
             inner.list_dir(&mut st)?;
-            inner.maintain(&mut st, inner.now())?;
+            // A seal or retention step that fails (a full disk, say) is
+            // retried at the next check; the project opens regardless, and
+            // a failed fsync has poisoned it for writes.
+            let _ = inner.maintain(&mut st, inner.now());
         }
         Ok(inner)
     }
@@ -222,8 +225,22 @@ impl ProjectInner {
             }
             seen.insert(id, (path, ext == ACTIVE_EXT));
         }
-        // Forget segments whose files are gone (retention in another process).
-        st.segments.retain(|id, _| seen.contains_key(id));
+        // Forget segments whose files are gone (retention in another
+        // process). A listing racing a rename can miss an entry, so a
+        // segment is forgotten only when neither of its files exists; one
+        // found sealed meanwhile is picked up below.
+        let dir = &self.dir;
+        st.segments.retain(|id, _| {
+            seen.contains_key(id)
+                || segment_path(dir, *id, ACTIVE_EXT).exists()
+                || segment_path(dir, *id, SEALED_EXT).exists()
+        });
+        for (id, slot) in st.segments.iter() {
+            let sealed = segment_path(dir, *id, SEALED_EXT);
+            if !seen.contains_key(id) && matches!(slot, Slot::Active(_)) && sealed.exists() {
+                seen.insert(*id, (sealed, false));
+            }
+        }
         for (id, (path, active)) in seen {
             match st.segments.get(&id) {
                 Some(Slot::Sealed { .. }) | Some(Slot::Damaged(_)) => continue,
@@ -244,6 +261,13 @@ impl ProjectInner {
                     }
                     Ok(Recovered::Sealed(path)) => Slot::sealed(path),
                     Ok(Recovered::Empty) => continue,
+                    // Renamed (sealed) or removed since the listing: the
+                    // next listing sees what it became.
+                    Err(Error::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        continue;
+                    }
                     Err(e) => {
                         self.note_damage(Damage::from_error(&path, &e));
                         Slot::Damaged(path)
@@ -387,10 +411,15 @@ impl ProjectInner {
             if let Some(slot) = st.segments.remove(id) {
                 let path = slot.path().to_path_buf();
                 drop(slot);
-                match fs::remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(Error::io("remove", &path)(e)),
+                for path in [
+                    path.clone(),
+                    segment_path(&self.dir, *id, crate::segment::INDEX_EXT),
+                ] {
+                    match fs::remove_file(&path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(Error::io("remove", &path)(e)),
+                    }
                 }
             }
         }

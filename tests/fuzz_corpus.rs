@@ -23,9 +23,12 @@ use std::fs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use fuzz_checks::{FIXED_SALT, RoundtripSeed, TARGETS};
+use fuzz_checks::{FIXED_SALT, INDEX_SEGMENT, RoundtripSeed, TARGETS};
 use runlog::format::{self, HEADER_LEN, MIN_FRAME_LEN, MISSING, SealTables, SegmentHeader};
-use runlog::{Level, LogRecord, ManualClock, StoreOptions, SyncPolicy, TimeRange, Timestamp};
+use runlog::{
+    Level, LogRecord, ManualClock, Preset, SavedRange, SegmentId, StoreOptions, SyncPolicy,
+    TimeRange, Timestamp,
+};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
@@ -95,6 +98,21 @@ fn recovery_corpus() {
 #[test]
 fn store_meta_corpus() {
     replay_corpus("store_meta");
+}
+
+#[test]
+fn index_file_corpus() {
+    replay_corpus("index_file");
+}
+
+#[test]
+fn presets_corpus() {
+    replay_corpus("presets");
+}
+
+#[test]
+fn cursor_corpus() {
+    replay_corpus("cursor");
 }
 
 /// Every fuzz target has a check here and a corpus (and the other way round).
@@ -671,6 +689,184 @@ fn seed_files() -> Vec<(&'static str, String, Vec<u8>)> {
             // Bug 2: a reader adopted any stored partition length and
             // multiplied with it unchecked.
             ("fixed-bug2-partition-u32-max", meta(1, u32::MAX)),
+        ],
+    );
+
+    // Index files: of no record, of hand-made records (details, ties,
+    // every level), of generated ones; cut short, bytes flipped (their
+    // checksums then fail, or are recomputed by the check), for another
+    // segment, another version.
+    let ix = |records: &[LogRecord]| runlog::__fuzz::encode_index(records, INDEX_SEGMENT);
+    let hand: Vec<LogRecord> = (0..6).map(rec).collect();
+    let generated = runlog::sample::Generator::new(7, Timestamp::from_secs(1_700_000_000)).batch(8);
+    let ix_hand = ix(&hand);
+    let ix_one = ix(&hand[..1]);
+    let flip = |b: &[u8], at: usize, bit: u8| {
+        let mut f = b.to_vec();
+        f[at] ^= bit;
+        f
+    };
+    let n = ix_hand.len();
+    // Zeroed checksums: header, first section (table entry 0), table.
+    let mut ix_zeroed = ix_hand.clone();
+    let table_at = n - 16 - 200;
+    for at in [28, table_at + 16, n - 8] {
+        ix_zeroed[at..at + 4].fill(0);
+    }
+    // A term count past the section, checksums recomputed by the check.
+    let mut ix_terms = flip(&ix_hand, 32 + 1, 0x10);
+    ix_terms[28..32].fill(0);
+    let ix_other = runlog::__fuzz::encode_index(
+        &hand,
+        SegmentId {
+            partition: 9,
+            generation: 0,
+        },
+    );
+    let mut ix_v2 = ix_one.clone();
+    ix_v2[8] = 2;
+    ix_v2[28..32].fill(0);
+    add(
+        "index_file",
+        vec![
+            ("empty", vec![]),
+            ("no-records", ix(&[])),
+            ("one", ix_one.clone()),
+            ("hand", ix_hand.clone()),
+            ("generated", ix(&generated)),
+            ("header-only", ix_hand[..32].to_vec()),
+            ("cut-in-sections", ix_hand[..n / 2].to_vec()),
+            ("cut-1", ix_hand[..n - 1].to_vec()),
+            ("flip-header", flip(&ix_hand, 13, 1)),
+            ("flip-section", flip(&ix_hand, 40, 0x20)),
+            ("flip-table", flip(&ix_hand, table_at + 3, 1)),
+            ("flip-trailer-magic", flip(&ix_hand, n - 1, 1)),
+            ("zeroed-crcs", ix_zeroed),
+            ("term-count-past-section", ix_terms),
+            ("other-segment", ix_other),
+            ("version-2", ix_v2),
+        ],
+    );
+
+    // Presets files: empty, one of each kind of range, every calendar
+    // preset, names at the limits; cut short, altered, of another version.
+    let enc = runlog::__fuzz::encode_presets;
+    let named = |n: &str, r: SavedRange| (n.to_string(), r);
+    let abs = |a: i64, b: i64| {
+        SavedRange::Absolute(
+            TimeRange::new(Timestamp::from_micros(a), Timestamp::from_micros(b)).unwrap(),
+        )
+    };
+    let three = enc(&[
+        named("a", SavedRange::Last(std::time::Duration::from_secs(7200))),
+        named("b", SavedRange::Calendar(Preset::Yesterday)),
+        named("c", abs(1_000_000, 2_000_000)),
+    ]);
+    let calendar: Vec<(String, SavedRange)> = [
+        Preset::Last5Minutes,
+        Preset::Last15Minutes,
+        Preset::Last30Minutes,
+        Preset::LastHour,
+        Preset::Last6Hours,
+        Preset::LastDay,
+        Preset::Last3Days,
+        Preset::Last7Days,
+        Preset::Last30Days,
+        Preset::Today,
+        Preset::Yesterday,
+        Preset::TwoDaysAgo,
+        Preset::ThisWeek,
+        Preset::LastWeek,
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, p)| (format!("p{i:02}"), SavedRange::Calendar(p)))
+    .collect();
+    let edges = enc(&[
+        named(
+            &"n".repeat(runlog::MAX_PRESET_NAME),
+            abs(i64::MIN, i64::MAX),
+        ),
+        named(
+            "späť ünïcode",
+            SavedRange::Last(std::time::Duration::new(u64::MAX, 999_999_999)),
+        ),
+        named("zero", abs(0, 0)),
+        named("µs", SavedRange::Last(std::time::Duration::from_nanos(1))),
+    ]);
+    let with_head = |b: &[u8], at: usize, v: &[u8]| {
+        let mut f = b.to_vec();
+        f[at..at + v.len()].copy_from_slice(v);
+        f
+    };
+    add(
+        "presets",
+        vec![
+            ("empty-file", vec![]),
+            ("none", enc(&[])),
+            ("three", three.clone()),
+            ("calendar", enc(&calendar)),
+            ("edges", edges.clone()),
+            ("head-only", three[..20].to_vec()),
+            ("cut-1", three[..three.len() - 1].to_vec()),
+            ("bad-crc", with_head(&three, 16, &[0, 0, 0, 0])),
+            ("flip-payload", with_head(&three, 22, b"A")),
+            ("version-2", with_head(&three, 8, &[2, 0])),
+            ("reserved-set", with_head(&three, 10, &[1, 0])),
+            ("long-length", with_head(&three, 12, &[0xff, 0xff, 0, 0])),
+        ],
+    );
+
+    // Cursors: the page cursors of a real query of the small store (text
+    // and bytes; their filters are the check's query's), and altered:
+    // other filters, inverted or wide ranges, a position at the end of
+    // time; cut short, another version, a non-canonical last character.
+    let store = fuzz_checks::cursor_store();
+    let cursor_bytes =
+        |i: usize| fuzz_checks::cursor_text_bytes(&store.page_cursors[i].to_string()).unwrap();
+    let fixed = |mut b: Vec<u8>, at: usize, v: &[u8]| {
+        b[at..at + v.len()].copy_from_slice(v);
+        fuzz_checks::fix_cursor_crc(&b).unwrap()
+    };
+    let text = |b: &[u8]| fuzz_checks::cursor_text(b).into_bytes();
+    let first = cursor_bytes(0);
+    let last = cursor_bytes(store.page_cursors.len() - 1);
+    let all = fixed(
+        first.clone(),
+        9,
+        &[&i64::MIN.to_le_bytes()[..], &i64::MAX.to_le_bytes()].concat(),
+    );
+    let end = fixed(
+        all.clone(),
+        25,
+        &[&i64::MAX.to_le_bytes()[..], &[0xff; 12]].concat(),
+    );
+    let mut odd_text = text(&first);
+    *odd_text.last_mut().unwrap() += 1;
+    add(
+        "cursor",
+        vec![
+            ("empty", vec![]),
+            ("page-1-text", text(&first)),
+            ("page-1-bytes", first.clone()),
+            ("last-page-text", text(&last)),
+            ("last-page-bytes", last.clone()),
+            ("other-filters", text(&fixed(first.clone(), 1, &[0x42]))),
+            (
+                "inverted-range",
+                fixed(first.clone(), 17, &i64::MIN.to_le_bytes()),
+            ),
+            ("all-time", text(&all)),
+            ("end-of-time-bytes", end.clone()),
+            ("bad-crc", {
+                let mut b = first.clone();
+                b[46] ^= 1;
+                b
+            }),
+            ("version-2", fixed(first.clone(), 0, &[2])),
+            ("text-cut", text(&first)[..65].to_vec()),
+            ("text-noncanonical-tail", odd_text),
+            ("text-other-chars", b"AAAA+/==".to_vec()),
         ],
     );
     out

@@ -592,7 +592,15 @@ pub fn scan_frames(b: &[u8], base: u64, mut after: Option<u32>, salt: u64) -> Sc
     // Where the bytes since the last valid frame begin.
     let mut gap_start = 0usize;
     while at < b.len() {
-        match parse_whole(&b[at..], after, (at - gap_start) / MIN_FRAME_LEN, salt) {
+        let parsed = match parse_whole(&b[at..], after, (at - gap_start) / MIN_FRAME_LEN, salt) {
+            // A seal marker counts only with its trailer at the very end;
+            // four 0xFF bytes elsewhere (erased flash, damage) are damage.
+            Ok(None) if !seal_follows(&b[at..], base + at as u64) => {
+                Err(DecodeError::at(0, "seal marker without a seal"))
+            }
+            other => other,
+        };
+        match parsed {
             Ok(Some(f)) => {
                 scan.frames.push(ScannedFrame {
                     offset: base + at as u64,
@@ -632,6 +640,18 @@ pub fn scan_frames(b: &[u8], base: u64, mut after: Option<u32>, salt: u64) -> Sc
         }
     }
     scan
+}
+
+/// Whether `b` (starting with a seal marker at file offset `at`) runs to
+/// the end of the file as a seal block and a trailer pointing back at it.
+fn seal_follows(b: &[u8], at: u64) -> bool {
+    let Some(t_at) = b.len().checked_sub(TRAILER_LEN) else {
+        return false;
+    };
+    let t = &b[t_at..];
+    t[T_MAGIC..T_MAGIC + 8] == TRAILER_MAGIC
+        && crc32fast::hash(&t[..T_CRC]) == u32_at(t, T_CRC)
+        && u64_at(t, T_BLOCK_OFFSET) == at
 }
 
 /// A whole valid frame at `b[0]`: both checksums, a decodable summary, a
@@ -1084,5 +1104,25 @@ mod tests {
         let mut buf = Vec::new();
         encode_frame(&record(0), 0, SALT, &mut buf);
         assert!(parse_frame(&buf, SALT + 1).is_err());
+    }
+
+    #[test]
+    fn a_seal_marker_without_a_trailer_is_damage_not_the_end() {
+        let mut buf = Vec::new();
+        let mut offsets = Vec::new();
+        for i in 0..5 {
+            offsets.push(buf.len());
+            encode_frame(&record(i), i as u32, SALT, &mut buf);
+        }
+        // Erased-flash bytes over the start of frame 2.
+        buf[offsets[2]..offsets[2] + 4].copy_from_slice(&[0xFF; 4]);
+        let s = scan_frames(&buf, 64, None, SALT);
+        assert_eq!(s.seal_at, None);
+        assert_eq!(
+            s.frames.iter().map(|f| f.ordinal).collect::<Vec<_>>(),
+            [0, 1, 3, 4]
+        );
+        assert_eq!(s.damage.len(), 1);
+        assert_eq!(s.end, 64 + buf.len() as u64);
     }
 }

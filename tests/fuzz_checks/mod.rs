@@ -37,8 +37,9 @@ use runlog::format::{
     MIN_FRAME_LEN, MISSING, SEAL_MARKER, Scan, SealTables, SegmentHeader, TRAILER_LEN, Trailer,
 };
 use runlog::{
-    Error, Level, LogRecord, MAX_CONTENT_BYTES, MAX_DETAIL_BYTES, MAX_JOB_ID_BYTES, MAX_NAME_BYTES,
-    ManualClock, Project, Store, StoreOptions, StoredRecord, SyncPolicy, TimeRange, Timestamp,
+    Cursor, Error, Level, LogRecord, MAX_CONTENT_BYTES, MAX_DETAIL_BYTES, MAX_JOB_ID_BYTES,
+    MAX_NAME_BYTES, MAX_PRESET_NAME, ManualClock, Project, Query, RecordId, SavedRange, SegmentId,
+    Store, StoreOptions, StoredRecord, SyncPolicy, TimeRange, Timestamp,
 };
 
 /// Inputs longer than this are ignored: the scanner's resync is O(n²).
@@ -71,6 +72,18 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "store_meta",
         check: check_store_meta,
+    },
+    Target {
+        name: "index_file",
+        check: check_index_file,
+    },
+    Target {
+        name: "presets",
+        check: check_presets,
+    },
+    Target {
+        name: "cursor",
+        check: check_cursor,
     },
 ];
 
@@ -202,6 +215,17 @@ pub fn fix_frame_checksums(b: &mut [u8], mut at: usize, salt: u64) {
 /// checksums recomputed as a file ([`fix_checksums`], the header's salt);
 /// and again with them recomputed as bare frames from byte 0
 /// ([`fix_frame_checksums`], [`FIXED_SALT`]).
+/// Whether the last 64 bytes of `b` are a valid trailer whose seal block
+/// starts at file offset `at`.
+pub fn trailer_points_at(b: &[u8], at: u64) -> bool {
+    let Some(t) = b.len().checked_sub(64).map(|i| &b[i..]) else {
+        return false;
+    };
+    t[..8] == *b"RLSEALED"
+        && crc32fast::hash(&t[..60]) == u32_le(t, 60)
+        && u64::from_le_bytes(t[8..16].try_into().unwrap()) == at
+}
+
 pub fn check_segment_decode(data: &[u8]) {
     if data.len() > MAX_INPUT {
         return;
@@ -420,6 +444,7 @@ fn check_scan(b: &[u8], base: u64, after: Option<u32>, salt: u64) -> Scan {
         Some(s) => {
             assert_eq!(s, scan.end, "seal marker not right after the last frame");
             assert_eq!(u32_le(b, (s - base) as usize), SEAL_MARKER);
+            assert!(trailer_points_at(b, s), "seal reported without its trailer");
         }
         None => {
             if scan.end < limit {
@@ -429,9 +454,14 @@ fn check_scan(b: &[u8], base: u64, after: Option<u32>, salt: u64) -> Scan {
                     "scan stopped before a valid frame at {}",
                     scan.end
                 );
+                // A marker counts only with a trailer at the end of the
+                // buffer pointing back at it (four 0xFF bytes elsewhere are
+                // damage, never the end of the data).
                 assert!(
-                    b.len() - at < 4 || u32_le(b, at) != SEAL_MARKER,
-                    "seal marker at {} not reported",
+                    b.len() - at < 4
+                        || u32_le(b, at) != SEAL_MARKER
+                        || !trailer_points_at(b, scan.end),
+                    "seal marker at {} with its trailer not reported",
                     scan.end
                 );
             }
@@ -1450,4 +1480,499 @@ pub fn check_store_meta(data: &[u8]) {
             "opening changed the settings file"
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// index_file: a sealed segment's index (`*.idx`).
+// ---------------------------------------------------------------------------
+
+/// The segment the hand-made index seeds are encoded for (and the one
+/// [`check_index_file`] first opens its input as).
+pub const INDEX_SEGMENT: SegmentId = SegmentId {
+    partition: 472_222,
+    generation: 1,
+};
+/// Lengths of an index file's header, table entry, table and trailer
+/// (layout at the top of `src/index/disk.rs`).
+const IX_HEADER: usize = 32;
+const IX_ENTRY: usize = 20;
+const IX_SECTIONS: usize = 10;
+const IX_TABLE: usize = IX_ENTRY * IX_SECTIONS;
+const IX_TRAILER: usize = 16;
+
+/// The segment an index file's header bytes 12..20 name (valid or not).
+pub fn index_header_segment(b: &[u8]) -> Option<SegmentId> {
+    (b.len() >= 20).then(|| SegmentId {
+        partition: u32_le(b, 12),
+        generation: u32_le(b, 16),
+    })
+}
+
+/// Recompute every checksum of what looks like an index file in place:
+/// the header's (bytes 0..28, at 28); when the trailer's table offset
+/// leaves room for the table just before the trailer, each section's
+/// (in its table entry, when the entry's bounds lie before the table) and
+/// the table's (in the trailer). Nothing else changes.
+pub fn fix_index_checksums(b: &mut [u8]) {
+    if b.len() >= IX_HEADER {
+        let crc = crc32fast::hash(&b[..28]);
+        put_u32(b, 28, crc);
+    }
+    if b.len() < IX_HEADER + IX_TABLE + IX_TRAILER {
+        return;
+    }
+    let trailer = b.len() - IX_TRAILER;
+    let table_at = trailer - IX_TABLE;
+    if u64_le(b, trailer) != table_at as u64 {
+        return;
+    }
+    for i in 0..IX_SECTIONS {
+        let e = table_at + i * IX_ENTRY;
+        let (off, len) = (u64_le(b, e), u64_le(b, e + 8));
+        if let Some(end) = off.checked_add(len)
+            && end <= table_at as u64
+        {
+            let crc = crc32fast::hash(&b[off as usize..end as usize]);
+            put_u32(b, e + 16, crc);
+        }
+    }
+    let crc = crc32fast::hash(&b[table_at..trailer]);
+    put_u32(b, trailer + 8, crc);
+}
+
+/// `b` as the index of `id` through `runlog::__fuzz::index_file`, which
+/// runs every lookup: never a panic, never a broken invariant (`Err`).
+/// Accepted whole only with its magic, version 1, and `id` in its header.
+fn check_index_as(b: &[u8], id: SegmentId) {
+    match runlog::__fuzz::index_file(b, id) {
+        Ok(true) => {
+            assert_eq!(&b[..8], b"RUNLOGIX", "accepted without its magic");
+            assert_eq!(u16::from_le_bytes([b[8], b[9]]), FORMAT_VERSION);
+            assert_eq!(
+                index_header_segment(b),
+                Some(id),
+                "accepted for another segment"
+            );
+            assert_eq!(
+                &b[b.len() - 4..],
+                b"RLIX",
+                "accepted without its trailer magic"
+            );
+        }
+        Ok(false) => {}
+        Err(e) => panic!("index of {id:?} ({} bytes): {e}", b.len()),
+    }
+}
+
+/// `data` as the index file of [`INDEX_SEGMENT`] and of the segment its
+/// header names; then with its checksums recomputed
+/// ([`fix_index_checksums`]) as the index of the segment its header names.
+pub fn check_index_file(data: &[u8]) {
+    if data.len() > MAX_INPUT {
+        return;
+    }
+    check_index_as(data, INDEX_SEGMENT);
+    let named = index_header_segment(data);
+    if let Some(id) = named.filter(|&id| id != INDEX_SEGMENT) {
+        check_index_as(data, id);
+    }
+    let mut fixed = data.to_vec();
+    fix_index_checksums(&mut fixed);
+    if fixed != data
+        && let Some(id) = named
+    {
+        check_index_as(&fixed, id);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// presets: a project's saved-presets file.
+// ---------------------------------------------------------------------------
+
+/// Length of a presets file's head (layout at the top of `src/presets.rs`).
+pub const PRESETS_HEAD: usize = 20;
+/// Most presets a project keeps (`runlog::presets::MAX_PRESETS`, not
+/// exported).
+pub const MAX_PRESETS: usize = 1_000;
+
+/// `b` with the payload checksum (bytes 16..20) recomputed over `b[20..]`,
+/// if it is long enough to hold a head.
+pub fn fix_presets_crc(b: &[u8]) -> Option<Vec<u8>> {
+    (b.len() >= PRESETS_HEAD).then(|| {
+        let mut f = b.to_vec();
+        let crc = crc32fast::hash(&f[PRESETS_HEAD..]);
+        put_u32(&mut f, 16, crc);
+        f
+    })
+}
+
+/// Whether a preset name is one runlog accepts: 1 to
+/// [`MAX_PRESET_NAME`] bytes, no control characters.
+pub fn preset_name_is_valid(n: &str) -> bool {
+    !n.is_empty() && n.len() <= MAX_PRESET_NAME && !n.chars().any(char::is_control)
+}
+
+/// `data` as a presets file, and again with its checksum recomputed
+/// ([`fix_presets_crc`]).
+pub fn check_presets(data: &[u8]) {
+    if data.len() > MAX_INPUT {
+        return;
+    }
+    check_presets_file(data);
+    if let Some(fixed) = fix_presets_crc(data).filter(|f| f != data) {
+        check_presets_file(&fixed);
+    }
+}
+
+/// Decoding never panics. It succeeds only for an intact file (magic,
+/// version 1, reserved bytes 0, payload length and checksum right), with
+/// at most [`MAX_PRESETS`] valid names and ranges that are not inverted;
+/// and what it decodes encodes back to exactly `b` (the format is
+/// canonical). It fails as unsupported exactly when the magic is right and
+/// the version is not 1, else as corrupt.
+fn check_presets_file(b: &[u8]) {
+    let magic = b.len() >= PRESETS_HEAD && &b[..8] == b"RLPRESET";
+    let version = magic.then(|| u16::from_le_bytes([b[8], b[9]]));
+    match runlog::__fuzz::presets(b) {
+        Ok(list) => {
+            assert_eq!(version, Some(FORMAT_VERSION), "decoded another version");
+            assert_eq!(&b[10..12], [0, 0], "decoded with reserved bytes set");
+            assert_eq!(u32_le(b, 12) as usize, b.len() - PRESETS_HEAD);
+            assert_eq!(u32_le(b, 16), crc32fast::hash(&b[PRESETS_HEAD..]));
+            assert!(list.len() <= MAX_PRESETS, "{} presets", list.len());
+            for (name, range) in &list {
+                assert!(preset_name_is_valid(name), "invalid name {name:?} decoded");
+                if let SavedRange::Absolute(r) = range {
+                    assert!(
+                        r.from <= r.to,
+                        "preset {name:?}: inverted range {r:?} decoded"
+                    );
+                }
+            }
+            let again = runlog::__fuzz::encode_presets(&list);
+            assert!(
+                again == b,
+                "decoded presets re-encode differently ({} bytes, then {}): {list:?}",
+                b.len(),
+                again.len()
+            );
+        }
+        Err(Error::UnsupportedVersion { found, .. }) => {
+            assert!(magic, "unsupported version without the magic");
+            assert_eq!(version, Some(found));
+            assert_ne!(found, FORMAT_VERSION);
+        }
+        Err(Error::Corrupt { .. }) => {
+            assert!(
+                !magic || version == Some(FORMAT_VERSION),
+                "version {version:?}: corrupt rather than unsupported"
+            );
+        }
+        Err(e) => panic!("presets: unexpected error {e}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// cursor: a page cursor given by a user.
+// ---------------------------------------------------------------------------
+
+/// Length of a cursor's bytes (layout at the top of `src/query/cursor.rs`).
+pub const CURSOR_LEN: usize = 49;
+const CURSOR_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// URL-safe base64 without padding of `b` (a cursor's text form).
+pub fn cursor_text(b: &[u8]) -> String {
+    let mut s = String::new();
+    for chunk in b.chunks(3) {
+        let n =
+            chunk.iter().fold(0u32, |acc, &x| (acc << 8) | u32::from(x)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            s.push(CURSOR_ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    s
+}
+
+/// The bytes of a cursor's text, by the documented form: every character
+/// from the alphabet, and the bits left over after the last whole byte
+/// zero. `None` otherwise.
+pub fn cursor_text_bytes(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes() {
+        let v = CURSOR_ALPHABET.iter().position(|&a| a == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    (acc == 0).then_some(out)
+}
+
+/// Whether `b` are the bytes of a valid cursor by the documented layout:
+/// 49 bytes, CRC32 of bytes 0..45 at 45, version 1, range start not after
+/// its end.
+pub fn cursor_is_valid(b: &[u8]) -> bool {
+    b.len() == CURSOR_LEN
+        && crc32fast::hash(&b[..45]) == u32_le(b, 45)
+        && b[0] == 1
+        && u64_le(b, 9) as i64 <= u64_le(b, 17) as i64
+}
+
+/// `b` with the cursor checksum recomputed, when it is 49 bytes long.
+pub fn fix_cursor_crc(b: &[u8]) -> Option<Vec<u8>> {
+    (b.len() == CURSOR_LEN).then(|| {
+        let mut f = b.to_vec();
+        let crc = crc32fast::hash(&f[..45]);
+        put_u32(&mut f, 45, crc);
+        f
+    })
+}
+
+/// What a cursor holds, read from its bytes by the documented layout.
+#[derive(Clone, Copy, Debug)]
+struct CursorFields {
+    fingerprint: u64,
+    range: TimeRange,
+    key: (Timestamp, RecordId),
+}
+
+fn cursor_fields(b: &[u8]) -> CursorFields {
+    CursorFields {
+        fingerprint: u64_le(b, 1),
+        range: TimeRange {
+            from: Timestamp::from_micros(u64_le(b, 9) as i64),
+            to: Timestamp::from_micros(u64_le(b, 17) as i64),
+        },
+        key: (
+            Timestamp::from_micros(u64_le(b, 25) as i64),
+            RecordId {
+                segment: SegmentId {
+                    partition: u32_le(b, 33),
+                    generation: u32_le(b, 37),
+                },
+                ordinal: u32_le(b, 41),
+            },
+        ),
+    }
+}
+
+/// The small store cursors are tried on: records in a sealed and an active
+/// segment (ties in time included), made once per process.
+pub struct CursorStore {
+    _dir: tempfile::TempDir,
+    pub project: Project,
+    /// Every record, newest first (ties: highest ID first).
+    pub records: Vec<StoredRecord>,
+    /// The fingerprint of `Query::new()`'s filters (none).
+    pub fingerprint: u64,
+    /// The retention horizon of the store's clock.
+    pub horizon: Timestamp,
+    /// The cursors of every page of `Query::new().all_time().limit(2)`.
+    pub page_cursors: Vec<Cursor>,
+}
+
+/// The clock of the cursor store (2023-11-14T22:13:20Z + 2 h).
+pub const CURSOR_NOW: Timestamp = Timestamp::from_secs(1_700_000_000 + 7200);
+/// Page size of the queries [`check_cursor`] makes.
+const CURSOR_PAGE: usize = 3;
+
+pub fn cursor_store() -> &'static CursorStore {
+    static S: OnceLock<CursorStore> = OnceLock::new();
+    S.get_or_init(|| {
+        let dir = scratch();
+        let t0 = Timestamp::from_secs(1_700_000_000);
+        let clock = ManualClock::new(t0);
+        let store = options(&clock).open(dir.path()).expect("cursor store");
+        let project = store.project("p").expect("cursor project");
+        let rec = |t: Timestamp, level: Level, job: &str, content: &str| {
+            LogRecord::new(t, level, job, content).flow("sync")
+        };
+        project
+            .append_batch(&[
+                rec(t0, Level::Info, "job-1", "started"),
+                rec(t0, Level::Error, "job-1", "failed"),
+                rec(
+                    Timestamp::from_secs(1_700_000_100),
+                    Level::Warn,
+                    "job-2",
+                    "slow",
+                ),
+            ])
+            .expect("append");
+        clock.set(CURSOR_NOW);
+        project.seal_due().expect("seal");
+        let t1 = Timestamp::from_secs(1_700_000_000 + 7000);
+        project
+            .append_batch(&[
+                rec(t1, Level::Info, "job-3", "a"),
+                rec(t1, Level::Info, "job-3", "b"),
+                rec(CURSOR_NOW, Level::Debug, "job-4", "c"),
+            ])
+            .expect("append");
+        let records = collect(&project, 100);
+        assert_eq!(records.len(), 6);
+        let mut page_cursors = Vec::new();
+        let mut q = Query::new().all_time().limit(2);
+        while let Some(next) = project.query(&q).expect("page").next {
+            page_cursors.push(next);
+            q = Query::new().all_time().limit(2).after(next);
+        }
+        assert!(!page_cursors.is_empty());
+        // The check's query has the same (no) filters: its cursors get
+        // past the fingerprint.
+        let after_first = Query::new().limit(CURSOR_PAGE).after(page_cursors[0]);
+        assert!(
+            project
+                .query(&after_first)
+                .is_ok_and(|p| !p.records.is_empty())
+        );
+        let text = page_cursors[0].to_string();
+        let fingerprint =
+            cursor_fields(&cursor_text_bytes(&text).expect("cursor text")).fingerprint;
+        let horizon =
+            Timestamp::from_micros(CURSOR_NOW.as_micros() - RETENTION_SECS as i64 * 1_000_000);
+        CursorStore {
+            _dir: dir,
+            project,
+            records,
+            fingerprint,
+            horizon,
+            page_cursors,
+        }
+    })
+}
+
+/// A user's cursor: `data` as cursor bytes (`Cursor::from_bytes`), and as
+/// cursor text (`str::parse`, `data` read as lossy UTF-8); then each again
+/// with the checksum recomputed. Never panics; decoding agrees with the
+/// documented layout and base64 form; a decoded cursor's text parses back
+/// to it; and each cursor decoded, continued in a small store, gives
+/// exactly the records of its range before its position (or
+/// `CursorMismatch`, exactly when its filters are not the query's).
+pub fn check_cursor(data: &[u8]) {
+    if data.len() > 4 * 1024 {
+        return;
+    }
+    let mut decoded = Vec::new();
+    decoded.extend(check_cursor_bytes(data));
+    if let Some(fixed) = fix_cursor_crc(data).filter(|f| f != data) {
+        decoded.extend(check_cursor_bytes(&fixed));
+    }
+    let text = String::from_utf8_lossy(data);
+    decoded.extend(check_cursor_text(&text));
+    if let Some(fixed) = cursor_text_bytes(&text)
+        .and_then(|b| fix_cursor_crc(&b))
+        .map(|b| cursor_text(&b))
+        .filter(|t| *t != text)
+    {
+        decoded.extend(check_cursor_text(&fixed));
+    }
+    for (cursor, fields) in decoded {
+        check_cursor_query(cursor, fields);
+    }
+}
+
+fn check_cursor_bytes(b: &[u8]) -> Option<(Cursor, CursorFields)> {
+    match Cursor::from_bytes(b) {
+        Ok(c) => {
+            assert!(cursor_is_valid(b), "invalid cursor bytes decoded");
+            let text = c.to_string();
+            assert_eq!(
+                cursor_text_bytes(&text).as_deref(),
+                Some(b),
+                "a cursor's text holds other bytes than it was decoded from"
+            );
+            match text.parse::<Cursor>() {
+                Ok(again) => assert_eq!(again, c, "a cursor's text parses to another cursor"),
+                Err(e) => panic!("a cursor's text {text:?} does not parse: {e}"),
+            }
+            Some((c, cursor_fields(b)))
+        }
+        Err(Error::InvalidCursor { .. }) => {
+            assert!(!cursor_is_valid(b), "valid cursor bytes refused");
+            None
+        }
+        Err(e) => panic!("Cursor::from_bytes: unexpected error {e}"),
+    }
+}
+
+fn check_cursor_text(s: &str) -> Option<(Cursor, CursorFields)> {
+    let bytes = cursor_text_bytes(s).filter(|b| cursor_is_valid(b));
+    match s.parse::<Cursor>() {
+        Ok(c) => {
+            let b = bytes.unwrap_or_else(|| panic!("invalid cursor text {s:?} parsed"));
+            assert_eq!(c.to_string(), s, "cursor text is not canonical");
+            assert_eq!(Cursor::from_bytes(&b).ok(), Some(c));
+            Some((c, cursor_fields(&b)))
+        }
+        Err(Error::InvalidCursor { .. }) => {
+            assert!(bytes.is_none(), "valid cursor text {s:?} refused");
+            None
+        }
+        Err(e) => panic!("parse::<Cursor>: unexpected error {e}"),
+    }
+}
+
+/// Continue `Query::new()` after `cursor` in the [`cursor_store`], page by
+/// page ([`CURSOR_PAGE`] records): `CursorMismatch` exactly when its
+/// filters are another query's; otherwise the pages hold, newest first,
+/// exactly the records in its range (from the retention horizon on) that
+/// sort before its position, and each next cursor keeps the filters and
+/// the range.
+fn check_cursor_query(cursor: Cursor, f: CursorFields) {
+    let s = cursor_store();
+    let q = Query::new().limit(CURSOR_PAGE);
+    let first = s.project.query(&q.clone().after(cursor));
+    if f.fingerprint != s.fingerprint {
+        assert!(
+            matches!(first, Err(Error::CursorMismatch)),
+            "a cursor of other filters: {first:?}"
+        );
+        return;
+    }
+    let from = f.range.from.max(s.horizon);
+    let expected: Vec<RecordId> = s
+        .records
+        .iter()
+        .filter(|r| {
+            r.record.time >= from && r.record.time < f.range.to && (r.record.time, r.id) < f.key
+        })
+        .map(|r| r.id)
+        .collect();
+    let mut got = Vec::new();
+    let mut page = first;
+    for _ in 0..=s.records.len() {
+        let p = match page {
+            Ok(p) => p,
+            Err(Error::InvalidCursor { .. }) => return,
+            Err(e) => panic!("query after a cursor: {e}"),
+        };
+        assert!(p.records.len() <= CURSOR_PAGE);
+        got.extend(p.records.iter().map(|r| r.id));
+        let Some(next) = p.next else {
+            assert_eq!(
+                got, expected,
+                "the pages after cursor {f:?} hold other records than its range before it"
+            );
+            return;
+        };
+        let text = next.to_string();
+        let nf = cursor_fields(&cursor_text_bytes(&text).expect("next cursor's text"));
+        assert_eq!(
+            nf.fingerprint, f.fingerprint,
+            "next cursor of other filters"
+        );
+        assert_eq!(
+            (nf.range.from, nf.range.to),
+            (from, f.range.to.max(s.horizon)),
+            "next cursor of another range"
+        );
+        page = s.project.query(&q.clone().after(next));
+    }
+    panic!("more pages than records after cursor {f:?}");
 }
