@@ -11,7 +11,9 @@
 //!   See [`format`](mod@format) for the byte layout.
 //! - **Sealing**: once its partition (plus a grace period for late records)
 //!   is over, a segment gets its tables written and becomes immutable; it
-//!   then opens in constant time and is read through a memory map.
+//!   then opens without a scan of its records (a store open only lists
+//!   segment files; a segment is mapped, and its tables checked once, on
+//!   first use) and is read through a memory map.
 //! - **Durability**: every acknowledged append survives a process crash;
 //!   what survives a power loss is set by the [`SyncPolicy`];
 //!   [`Project::sync`] makes everything appended so far durable.

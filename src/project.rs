@@ -68,6 +68,10 @@ pub(crate) struct ProjectInner {
     presets: Mutex<()>,
     /// Which sealed segments hold which jobs.
     jobs: Mutex<JobDirectory>,
+    /// Serializes syncs: a sync that finds nothing dirty because another
+    /// is in flight must wait for it, or it would return before the data
+    /// is durable (or miss the other's failure).
+    syncing: Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -148,6 +152,7 @@ impl ProjectInner {
             appended_cv: Condvar::new(),
             presets: Mutex::new(()),
             jobs: Mutex::new(JobDirectory::default()),
+            syncing: Mutex::new(()),
         };
         if read_only {
             inner.refresh()?;
@@ -614,6 +619,16 @@ impl ProjectInner {
         Ok(ids)
     }
 
+    fn check_poisoned(st: &State) -> Result<()> {
+        match &st.poisoned {
+            Some((path, reason)) => Err(Error::Poisoned {
+                path: path.clone(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn poison(&self, st: &mut State, e: Error) -> Error {
         let (path, reason) = match &e {
             Error::Io { path, source, .. } => (path.clone(), source.to_string()),
@@ -630,6 +645,7 @@ impl ProjectInner {
         }
         // Take the files under the lock, sync them without it: an fsync
         // can take tens of milliseconds, and appends should not wait.
+        let _one_at_a_time = self.syncing.lock();
         let files: Vec<_> = {
             let mut st = self.state.write();
             if let Some((path, reason)) = &st.poisoned {
@@ -652,7 +668,14 @@ impl ProjectInner {
                 return Err(self.poison(&mut st, Error::io("sync", path)(e)));
             }
         }
-        Ok(())
+        // A sync that failed while this one waited has poisoned the project.
+        match &self.state.read().poisoned {
+            Some((path, reason)) => Err(Error::Poisoned {
+                path: path.clone(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Whether any active segment has unsynced data (cheap; for the sync thread).
@@ -803,6 +826,7 @@ impl ProjectInner {
             });
         }
         let mut st = self.state.write();
+        Self::check_poisoned(&st)?;
         self.maintain(&mut st, self.now())
     }
 
@@ -813,6 +837,7 @@ impl ProjectInner {
             });
         }
         let mut st = self.state.write();
+        Self::check_poisoned(&st)?;
         let now = self.now();
         let n = self.apply_retention(&mut st, now)?;
         st.next_check = st.next_check.min(self.next_deadline(&st));
@@ -821,27 +846,26 @@ impl ProjectInner {
 
     pub(crate) fn verify(&self) -> Result<VerifyReport> {
         self.refresh()?;
-        let files: Vec<(SegmentId, PathBuf, bool)> = {
+        let files: Vec<(SegmentId, PathBuf, bool, Option<u64>)> = {
             let st = self.state.read();
             st.segments
                 .iter()
-                .map(|(id, slot)| {
-                    (
-                        *id,
-                        slot.path().to_path_buf(),
-                        !matches!(slot, Slot::Active(_)),
-                    )
+                .map(|(id, slot)| match slot {
+                    Slot::Active(seg) => (*id, seg.path.clone(), false, Some(seg.end())),
+                    other => (*id, other.path().to_path_buf(), true, None),
                 })
                 .collect()
         };
         let mut report = VerifyReport::default();
-        for (id, path, sealed) in files {
-            report.merge(recovery::verify_file(
-                &path,
-                id,
-                self.partition_len as u64,
-                sealed,
-            ));
+        for (id, path, sealed, end) in files {
+            let mut one = recovery::verify_file(&path, id, self.partition_len as u64, sealed, end);
+            if !sealed && one.segments == 0 {
+                // Sealed since the listing: check it under its new name.
+                let sealed_path = segment_path(&self.dir, id, SEALED_EXT);
+                one =
+                    recovery::verify_file(&sealed_path, id, self.partition_len as u64, true, None);
+            }
+            report.merge(one);
         }
         Ok(report)
     }
@@ -919,19 +943,24 @@ impl ProjectInner {
                 .as_micros()
                 .saturating_add(1);
             let (from, to) = (range.from.as_micros(), range.to.as_micros().min(limit));
-            let first = from.div_euclid(width.max(1)) * width;
+            let bad = |n: String| Error::InvalidArgument {
+                what: "bucket",
+                reason: format!(
+                    "{n} buckets of {width} µs: at most {MAX_BUCKETS} buckets of at least 1 µs"
+                ),
+            };
+            if width <= 0 {
+                return Err(bad("0".into()));
+            }
+            let first = from.div_euclid(width).saturating_mul(width);
+            let span = i128::from(to) - i128::from(first);
             let n = if to > from {
-                (to - first + width - 1) / width
+                (span + i128::from(width) - 1) / i128::from(width)
             } else {
                 0
             };
-            if width <= 0 || n > MAX_BUCKETS {
-                return Err(Error::InvalidArgument {
-                    what: "bucket",
-                    reason: format!(
-                        "{n} buckets of {width} µs: at most {MAX_BUCKETS} buckets of at least 1 µs"
-                    ),
-                });
+            if n > i128::from(MAX_BUCKETS) {
+                return Err(bad(n.to_string()));
             }
             tally.buckets = Some((first, width, vec![0; n as usize]));
         }

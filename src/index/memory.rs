@@ -126,24 +126,35 @@ pub(crate) fn substring_terms<'a>(
     starts: &'a [u32],
     needle: &'a [u8],
 ) -> impl Iterator<Item = usize> + 'a {
-    let mut last = usize::MAX;
     let finder = memchr::memmem::Finder::new(needle);
-    let hits: Vec<usize> = if needle.is_empty() {
-        Vec::new()
-    } else {
-        finder.find_iter(blob).collect()
-    };
-    hits.into_iter().filter_map(move |pos| {
-        // The term holding `pos`: the last start <= pos.
-        let id = starts
-            .partition_point(|&s| s as usize <= pos)
-            .checked_sub(1)?;
-        let end = *starts.get(id + 1)? as usize;
-        if pos + needle.len() > end || id == last {
-            return None; // Spans two terms, or already counted.
+    let mut at = 0usize;
+    let mut last = usize::MAX;
+    std::iter::from_fn(move || {
+        if needle.is_empty() {
+            return None;
         }
-        last = id;
-        Some(id)
+        // Every occurrence, overlapping ones included: a match spanning two
+        // terms must not hide one that starts inside it.
+        while let Some(p) = blob.get(at..).and_then(|rest| finder.find(rest)) {
+            let pos = at + p;
+            at = pos + 1;
+            // The term holding `pos`: the last start <= pos.
+            let Some(id) = starts
+                .partition_point(|&s| s as usize <= pos)
+                .checked_sub(1)
+            else {
+                continue;
+            };
+            let Some(&end) = starts.get(id + 1) else {
+                continue;
+            };
+            if pos + needle.len() > end as usize || id == last {
+                continue; // Spans two terms, or already counted.
+            }
+            last = id;
+            return Some(id);
+        }
+        None
     })
 }
 
@@ -224,6 +235,18 @@ mod tests {
             "never across two terms"
         );
         assert_eq!(sub(""), Vec::<u32>::new());
+        // "0" then "0042": the match "00" across the two must not hide the one inside "0042".
+        let mut ix2 = MemIndex::default();
+        ix2.add(
+            0,
+            &LogRecord::new(
+                Timestamp::from_secs(1),
+                Level::Info,
+                "j",
+                "exit code 0 0042",
+            ),
+        );
+        assert_eq!(ix2.dict(IndexField::Word).containing(b"00").as_slice(), [0]);
         let exact_sub = ix.dict(IndexField::JobId).containing(b"job-");
         assert_eq!(exact_sub.len(), 3);
     }

@@ -9,7 +9,9 @@
 pub const MAX_WORD_BYTES: usize = 32;
 
 /// Call `f` with the bytes of each word of `text` (lower-cased), in
-/// order, repeats included. `buf` is scratch space reused across calls.
+/// order, repeats included; a word longer than [`MAX_WORD_BYTES`] is
+/// passed as the empty word (so the index can mark records holding one).
+/// `buf` is scratch space reused across calls.
 pub fn for_each_word(text: &str, buf: &mut String, mut f: impl FnMut(&[u8])) {
     if text.is_ascii() {
         // Fast path: bytes, lower-cased into a stack buffer.
@@ -25,34 +27,39 @@ pub fn for_each_word(text: &str, buf: &mut String, mut f: impl FnMut(&[u8])) {
                     too_long = true;
                 }
             } else if len > 0 || too_long {
-                if !too_long {
-                    f(&word[..len]);
-                }
+                f(if too_long { &[] } else { &word[..len] });
                 len = 0;
                 too_long = false;
             }
         }
-        if len > 0 && !too_long {
-            f(&word[..len]);
+        if len > 0 || too_long {
+            f(if too_long { &[] } else { &word[..len] });
         }
         return;
     }
+    // Words are lower-cased whole, as `str::to_lowercase` does for the
+    // content a query confirms against (a final Greek sigma depends on
+    // its word).
     buf.clear();
+    let mut emit = |raw: &mut String| {
+        if !raw.is_empty() {
+            let lower = raw.to_lowercase();
+            f(if lower.len() > MAX_WORD_BYTES {
+                &[]
+            } else {
+                lower.as_bytes()
+            });
+            raw.clear();
+        }
+    };
     for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            buf.push(c.to_ascii_lowercase());
-        } else if !c.is_ascii() && c.is_alphanumeric() {
-            buf.extend(c.to_lowercase());
-        } else if !buf.is_empty() {
-            if buf.len() <= MAX_WORD_BYTES {
-                f(buf.as_bytes());
-            }
-            buf.clear();
+        if c.is_alphanumeric() {
+            buf.push(c);
+        } else {
+            emit(buf);
         }
     }
-    if !buf.is_empty() && buf.len() <= MAX_WORD_BYTES {
-        f(buf.as_bytes());
-    }
+    emit(buf);
 }
 
 /// The words of `text`, lower-cased, in order.
@@ -61,7 +68,9 @@ pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut buf = String::new();
     for_each_word(text, &mut buf, |w| {
-        out.push(String::from_utf8_lossy(w).into_owned())
+        if !w.is_empty() {
+            out.push(String::from_utf8_lossy(w).into_owned());
+        }
     });
     out
 }
@@ -109,6 +118,14 @@ mod tests {
             ]
         );
         assert_eq!(words("Größe ÄNDERN_x"), ["größe", "ändern", "x"]);
+        assert_eq!(words("ΟΔΟΣ κλειστή"), ["οδος", "κλειστή"]);
+        let mut marks = 0;
+        for_each_word(
+            &format!("a {} b", "x".repeat(40)),
+            &mut String::new(),
+            |w| marks += usize::from(w.is_empty()),
+        );
+        assert_eq!(marks, 1, "a long word is passed as the empty word");
         assert_eq!(words(""), Vec::<String>::new());
         assert_eq!(words(&"a".repeat(33)), Vec::<String>::new());
         assert_eq!(

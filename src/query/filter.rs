@@ -62,7 +62,7 @@ impl Filter {
         for w in &q.words {
             for_each_word(w, &mut buf, |p| {
                 let p = String::from_utf8_lossy(p).into_owned();
-                if p.len() <= MAX_WORD_BYTES && !pieces.contains(&p) {
+                if !p.is_empty() && p.len() <= MAX_WORD_BYTES && !pieces.contains(&p) {
                     pieces.push(p);
                 }
             });
@@ -166,10 +166,15 @@ impl Filter {
                 many => sets.push(Cow::Owned(Postings::union(many.iter().copied()))),
             }
         }
+        // A piece may also sit inside a word too long to index: records
+        // holding one are filed under the empty word.
+        let words = m.dict(IndexField::Word);
         for p in &self.pieces {
-            sets.push(Cow::Owned(
-                m.dict(IndexField::Word).containing(p.as_bytes()),
-            ));
+            let mut set = words.containing(p.as_bytes());
+            if let Some(long) = words.get(b"") {
+                set = Postings::union([&set, long]);
+            }
+            sets.push(Cow::Owned(set));
         }
         (!sets.is_empty()).then(|| Conj::new(sets))
     }
@@ -199,8 +204,13 @@ impl Filter {
             }
             sets.push(union);
         }
+        let long = get(IndexField::Word, b"")?;
         for p in &self.pieces {
-            sets.push(containing(IndexField::Word, p.as_bytes())?);
+            let mut set = containing(IndexField::Word, p.as_bytes())?;
+            if let Some(long) = &long {
+                set |= long;
+            }
+            sets.push(set);
         }
         sets.sort_by_key(|s| s.len());
         let mut sets = sets.into_iter();

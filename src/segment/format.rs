@@ -16,7 +16,8 @@
 //! An *active* segment (`*.wal`) is a header followed by frames, appended
 //! to. Sealing appends the seal block and the trailer, syncs, and renames
 //! the file to `*.seg`; from then on it is never written again and is read
-//! through a memory map, opening in constant time from its trailer.
+//! through a memory map, opened from its trailer without a scan of its
+//! frames (its tables are checked once, on first use).
 //!
 //! ## Header (64 bytes)
 //!

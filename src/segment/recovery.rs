@@ -180,11 +180,16 @@ impl VerifyReport {
 
 /// Check every checksum of the segment file at `path` (active or sealed,
 /// by `sealed`). Reads the file; changes nothing.
+/// An active file is checked up to `known_end` (where the writer or the
+/// reader last saw whole frames), so an append in progress is not taken
+/// for a torn tail. A file gone meanwhile (sealed under its new name, or
+/// dropped by retention) is skipped.
 pub(crate) fn verify_file(
     path: &Path,
     id: SegmentId,
     partition_len: u64,
     sealed: bool,
+    known_end: Option<u64>,
 ) -> VerifyReport {
     let mut report = VerifyReport {
         segments: 1,
@@ -196,7 +201,13 @@ pub(crate) fn verify_file(
             .push(Damage::from_error(path, &e.into_error(path)));
     };
     let bytes = match fs::read(path) {
-        Ok(b) => b,
+        Ok(mut b) => {
+            if let Some(end) = known_end.filter(|&e| (e as usize) < b.len()) {
+                b.truncate(end as usize);
+            }
+            b
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return VerifyReport::default(),
         Err(e) => {
             report
                 .problems
