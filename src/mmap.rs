@@ -22,9 +22,11 @@ impl Map {
     /// never rewrite or truncate:
     /// - a sealed segment, whole: it is immutable once renamed into place,
     ///   and retention only unlinks it, which leaves existing maps valid;
-    /// - the valid prefix of an active segment: appends only write past
-    ///   it, and the only truncations (recovery of a torn tail, undoing a
-    ///   failed write or seal) cut bytes after it.
+    /// - the valid prefix of an active segment, mapped only by the process
+    ///   that writes it: appends only write past it, and the only
+    ///   truncations (recovery of a torn tail, undoing a failed write or
+    ///   seal) cut bytes after it. Read-only stores, which another process
+    ///   may truncate under, read active segments with positioned reads.
     pub(crate) fn open(file: &File, path: &Path, len: u64) -> Result<Map> {
         let file_len = file.metadata().map_err(Error::io("stat", path))?.len();
         if len == 0 || len > file_len {

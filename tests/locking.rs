@@ -100,3 +100,30 @@ fn handles_are_send_sync_and_cheap_to_clone() {
     a.append(&rec(T0, 1)).unwrap();
     assert_eq!(all(&b).len(), 1);
 }
+
+#[test]
+fn a_reader_survives_the_writer_cutting_back_a_failed_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let store = open(dir.path(), &clock);
+    let w = store.project("p").unwrap();
+    let keep = w.append(&rec(T0.saturating_sub(secs(60)), 1)).unwrap();
+    let wal = w.segments().unwrap()[0].path.clone();
+    let kept_len = std::fs::metadata(&wal).unwrap().len();
+    w.append(&rec(T0.saturating_sub(secs(30)), 2)).unwrap();
+    let reader = options(&clock).open_read_only(dir.path()).unwrap();
+    let r = reader.project("p").unwrap();
+    assert_eq!(all(&r).len(), 2);
+    // What the writer does when a later part of a batch fails: cut the
+    // file back. The reader, which saw the cut frame, must neither fault
+    // nor keep returning it.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .unwrap()
+        .set_len(kept_len)
+        .unwrap();
+    let got = all(&r);
+    assert_eq!(got.iter().map(|s| s.id).collect::<Vec<_>>(), [keep]);
+    assert!(r.get(keep).unwrap().is_some());
+}

@@ -76,7 +76,7 @@ impl SealedSegment {
             id: self.id,
             path: &self.path,
             salt: self.salt,
-            bytes: Arc::clone(&self.map),
+            bytes: Bytes::Map(Arc::clone(&self.map)),
             tables: Tables::Disk(self.trailer),
         }
     }
@@ -196,6 +196,53 @@ pub(crate) enum Tables<'a> {
     Disk(Trailer),
 }
 
+/// Where a view reads frame bytes from.
+#[derive(Clone, Debug)]
+pub(crate) enum Bytes {
+    /// A map: sealed segments, and the writer's own active segments.
+    Map(Arc<Map>),
+    /// Positioned reads: active segments of a read-only store, which the
+    /// writing process may cut back after a failed write (a map of the cut
+    /// bytes would fault).
+    File(Arc<File>),
+}
+
+impl Bytes {
+    /// The mapped bytes (empty for positioned reads, which have no tables on disk).
+    fn slice(&self) -> &[u8] {
+        match self {
+            Bytes::Map(m) => m,
+            Bytes::File(_) => &[],
+        }
+    }
+
+    /// The bytes of the frame at `off` (at least the whole frame when valid).
+    fn frame(&self, off: usize, path: &Path) -> Result<std::borrow::Cow<'_, [u8]>> {
+        let beyond = || Error::corrupt(path, off as u64, "frame offset beyond the end of the file");
+        match self {
+            Bytes::Map(m) => m
+                .get(off..)
+                .map(std::borrow::Cow::Borrowed)
+                .ok_or_else(beyond),
+            Bytes::File(f) => {
+                use std::os::unix::fs::FileExt;
+                let mut head = [0u8; format::FRAME_HEAD_LEN];
+                f.read_exact_at(&mut head, off as u64)
+                    .map_err(|_| beyond())?;
+                let want = format::FRAME_HEAD_LEN
+                    + (u32_at(&head, 0) as usize).min(format::MAX_SUMMARY_LEN)
+                    + (u32_at(&head, 4) as usize).min(crate::record::MAX_DETAIL_BYTES);
+                let mut buf = vec![0u8; want];
+                let n = f
+                    .read_at(&mut buf, off as u64)
+                    .map_err(Error::io("read", path))?;
+                buf.truncate(n);
+                Ok(std::borrow::Cow::Owned(buf))
+            }
+        }
+    }
+}
+
 /// A read-only view of one segment, sealed or active, valid while the
 /// project state it came from is borrowed.
 #[derive(Debug)]
@@ -203,7 +250,7 @@ pub(crate) struct SegView<'a> {
     pub(crate) id: SegmentId,
     pub(crate) path: &'a Path,
     salt: u64,
-    bytes: Arc<Map>,
+    bytes: Bytes,
     tables: Tables<'a>,
 }
 
@@ -212,7 +259,7 @@ impl<'a> SegView<'a> {
         id: SegmentId,
         path: &'a Path,
         salt: u64,
-        bytes: Arc<Map>,
+        bytes: Bytes,
         tables: Tables<'a>,
     ) -> Self {
         SegView {
@@ -252,7 +299,7 @@ impl<'a> SegView<'a> {
     pub(crate) fn order(&self, i: usize) -> u32 {
         match self.tables {
             Tables::Mem { order, .. } => order[i],
-            Tables::Disk(t) => u32_at(&self.bytes, t.order_at() + 4 * i),
+            Tables::Disk(t) => u32_at(self.bytes.slice(), t.order_at() + 4 * i),
         }
     }
 
@@ -260,7 +307,7 @@ impl<'a> SegView<'a> {
     pub(crate) fn time(&self, ord: u32) -> i64 {
         match self.tables {
             Tables::Mem { times, .. } => times[ord as usize],
-            Tables::Disk(t) => i64_at(&self.bytes, t.times_at() + 8 * ord as usize),
+            Tables::Disk(t) => i64_at(self.bytes.slice(), t.times_at() + 8 * ord as usize),
         }
     }
 
@@ -272,7 +319,7 @@ impl<'a> SegView<'a> {
                 if ord >= t.slots {
                     return None;
                 }
-                u32_at(&self.bytes, t.offsets_at() + 4 * ord as usize)
+                u32_at(self.bytes.slice(), t.offsets_at() + 4 * ord as usize)
             }
         };
         (off != MISSING).then_some(off)
@@ -308,9 +355,8 @@ impl<'a> SegView<'a> {
             .ok_or_else(|| Error::corrupt(self.path, 0, format!("no frame for ordinal {ord}")))?
             as usize;
         let path = self.path;
-        let bytes = self.bytes.get(off..).ok_or_else(|| {
-            Error::corrupt(path, off as u64, "frame offset beyond the end of the file")
-        })?;
+        let bytes = self.bytes.frame(off, path)?;
+        let bytes = &bytes[..];
         let shift = |e: format::DecodeError| e.shifted(off as u64).into_error(path);
         let frame = format::parse_frame(bytes, self.salt)
             .map_err(shift)?

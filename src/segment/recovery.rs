@@ -139,6 +139,7 @@ pub(crate) fn recover_active(
         header.created,
         scan.end,
         header.salt,
+        read_only,
         &scan.frames,
         &bytes,
         0,

@@ -15,7 +15,7 @@ use crate::index::memory::MemIndex;
 use crate::mmap::Map;
 use crate::record::{LogRecord, SegmentId};
 use crate::segment::format::{self, HEADER_LEN, MISSING, ScannedFrame, SealTables, SegmentHeader};
-use crate::segment::reader::{SegView, Tables};
+use crate::segment::reader::{Bytes, SegView, Tables};
 use crate::segment::{ACTIVE_EXT, INDEX_EXT, SEALED_EXT, TMP_INDEX_EXT, segment_path};
 use crate::time::Timestamp;
 
@@ -42,6 +42,8 @@ pub(crate) struct ActiveSegment {
     index: MemIndex,
     /// The segment's checksum salt (from its header).
     salt: u64,
+    /// Opened by a read-only store: another process writes the file.
+    read_only: bool,
 }
 
 impl ActiveSegment {
@@ -79,6 +81,7 @@ impl ActiveSegment {
             now,
             HEADER_LEN as u64,
             salt,
+            false,
             &[],
             &[],
             0,
@@ -95,6 +98,7 @@ impl ActiveSegment {
         created: Timestamp,
         end: u64,
         salt: u64,
+        read_only: bool,
         frames: &[ScannedFrame],
         bytes: &[u8],
         base: u64,
@@ -113,6 +117,7 @@ impl ActiveSegment {
             dirty: false,
             index: MemIndex::default(),
             salt,
+            read_only,
         };
         seg.add_frames(frames, bytes, base);
         seg
@@ -264,14 +269,18 @@ impl ActiveSegment {
 
     /// A read view of the valid frames (maps the newly written part first).
     pub(crate) fn view(&self) -> Result<SegView<'_>> {
-        let mut map = self.map.lock();
-        let fresh = match &*map {
-            Some(m) if m.len() as u64 >= self.end => Arc::clone(m),
-            _ => {
-                let m = Arc::new(Map::open(&self.file, &self.path, self.end)?);
-                *map = Some(Arc::clone(&m));
-                m
-            }
+        let fresh = if self.read_only {
+            Bytes::File(Arc::clone(&self.file))
+        } else {
+            let mut map = self.map.lock();
+            Bytes::Map(match &*map {
+                Some(m) if m.len() as u64 >= self.end => Arc::clone(m),
+                _ => {
+                    let m = Arc::new(Map::open(&self.file, &self.path, self.end)?);
+                    *map = Some(Arc::clone(&m));
+                    m
+                }
+            })
         };
         Ok(SegView::new(
             self.id,
@@ -295,6 +304,16 @@ impl ActiveSegment {
             .metadata()
             .map_err(Error::io("stat", &self.path))?
             .len();
+        if len < self.end {
+            // The writer cut back frames of a failed write that this
+            // reader had already seen: start over from the header.
+            self.offsets.clear();
+            self.times.clear();
+            self.order.clear();
+            self.prefix_max.clear();
+            self.index = MemIndex::default();
+            self.end = HEADER_LEN as u64;
+        }
         if len <= self.end {
             return Ok(Vec::new());
         }
