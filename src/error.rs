@@ -188,6 +188,19 @@ impl Error {
         move |source| Error::Io { op, path, source }
     }
 
+    /// [`Error::UnsupportedVersion`] unless `found` is the version this build reads.
+    pub(crate) fn check_version(path: &std::path::Path, found: u16) -> Result<()> {
+        let supported = crate::segment::format::FORMAT_VERSION;
+        if found == supported {
+            return Ok(());
+        }
+        Err(Error::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found,
+            supported,
+        })
+    }
+
     pub(crate) fn corrupt(
         path: impl Into<PathBuf>,
         offset: u64,

@@ -86,14 +86,7 @@ pub fn decode(path: &Path, b: &[u8]) -> Result<Vec<(String, SavedRange)>> {
     if b.len() < HEAD || b[..8] != MAGIC {
         return Err(Error::corrupt(path, 0, "not a runlog presets file"));
     }
-    let version = u16_at(b, 8);
-    if version != FORMAT_VERSION {
-        return Err(Error::UnsupportedVersion {
-            path: path.to_path_buf(),
-            found: version,
-            supported: FORMAT_VERSION,
-        });
-    }
+    Error::check_version(path, u16_at(b, 8))?;
     if b[10..12] != [0, 0] {
         return Err(Error::corrupt(path, 10, "reserved bytes are not zero"));
     }

@@ -62,14 +62,7 @@ fn decode_meta(path: &Path, b: &[u8]) -> Result<u32> {
     if crc32fast::hash(&b[..28]) != u32_at(b, 28) {
         return Err(Error::corrupt(path, 28, "settings checksum mismatch"));
     }
-    let version = u16_at(b, 8);
-    if version != FORMAT_VERSION {
-        return Err(Error::UnsupportedVersion {
-            path: path.to_path_buf(),
-            found: version,
-            supported: FORMAT_VERSION,
-        });
-    }
+    Error::check_version(path, u16_at(b, 8))?;
     let secs = u32_at(b, 12);
     if !(60..=86_400).contains(&secs) || 86_400 % secs != 0 {
         return Err(Error::corrupt(
