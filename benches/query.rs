@@ -25,7 +25,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use runlog::sample::{Config, Generator};
+use runlog::sample::{Generator, Spread};
 use runlog::{
     Level, LogRecord, ManualClock, Preset, Project, Query, Store, StoreOptions, Timestamp,
 };
@@ -44,33 +44,9 @@ fn record_count() -> u64 {
         .unwrap_or(1_000_000)
 }
 
-/// Records spread over `DAYS`: generated at a whole-number rate, then
-/// stretched in time to fit the month.
-struct Month {
-    generator: Generator,
-    stretch: f64,
-}
-
-impl Month {
-    fn new(total: u64) -> Month {
-        let month = DAYS * 86_400;
-        let rate = (total / month).max(1) as u32;
-        let span = total as f64 / f64::from(rate);
-        Month {
-            generator: Generator::with_config(SEED, start(), Config::new().records_per_sec(rate)),
-            stretch: month as f64 / span,
-        }
-    }
-
-    fn batch(&mut self, n: usize) -> Vec<LogRecord> {
-        let base = start().as_micros();
-        let mut batch = self.generator.batch(n);
-        for r in &mut batch {
-            let t = base + ((r.time.as_micros() - base) as f64 * self.stretch) as i64;
-            r.time = Timestamp::from_micros(t);
-        }
-        batch
-    }
+/// `total` records spread over `DAYS` (see `runlog::sample::Spread`).
+fn month(total: u64) -> Spread {
+    Spread::new(SEED, start(), total, Duration::from_secs(DAYS * 86_400))
 }
 
 struct Fixture {
@@ -90,7 +66,7 @@ fn build() -> Fixture {
         .open(dir.path())
         .unwrap();
     let logs = store.project("bench").unwrap();
-    let mut month = Month::new(total);
+    let mut month = month(total);
     let mut flows: HashMap<String, u64> = HashMap::new();
     let mut jobs = Vec::new();
     let mut written = 0u64;
@@ -241,7 +217,7 @@ fn ingest(c: &mut Criterion) {
     // End to end at the month's rate: the same number of records spread
     // over days, so the appends also seal a segment every hour of record
     // time (index written, two files and the directory synced).
-    let mut month = Month::new(record_count());
+    let mut month = month(record_count());
     let spread: Vec<Vec<LogRecord>> = (0..100).map(|_| month.batch(1_000)).collect();
     let hours = (spread.last().unwrap().last().unwrap().time.as_micros() - start().as_micros())
         / 3_600_000_000;

@@ -751,6 +751,52 @@ impl Generator {
     }
 }
 
+/// A fixed number of generated records spread evenly over a time span
+/// (say, a month), for building realistic stores: records are generated
+/// at a whole-number rate, then stretched in time to fill the span.
+///
+/// ```
+/// use runlog::Timestamp;
+/// use runlog::sample::Spread;
+/// use std::time::Duration;
+/// let start = Timestamp::from_secs(1_700_000_000);
+/// let mut month = Spread::new(7, start, 10_000, Duration::from_secs(30 * 86_400));
+/// let batch = month.batch(100);
+/// assert_eq!(batch.len(), 100);
+/// assert!(batch.iter().all(|r| r.time >= start.saturating_sub(Duration::from_secs(3600))));
+/// ```
+#[derive(Debug)]
+pub struct Spread {
+    generator: Generator,
+    start: Timestamp,
+    stretch: f64,
+}
+
+impl Spread {
+    /// `total` records from seed `seed`, starting at `start`, over `span`.
+    pub fn new(seed: u64, start: Timestamp, total: u64, span: Duration) -> Spread {
+        let secs = span.as_secs().max(1);
+        let rate = (total / secs).clamp(1, u64::from(u32::MAX)) as u32;
+        let generated = total as f64 / f64::from(rate);
+        Spread {
+            generator: Generator::with_config(seed, start, Config::new().records_per_sec(rate)),
+            start,
+            stretch: secs as f64 / generated,
+        }
+    }
+
+    /// The next `n` records, times stretched to the span.
+    pub fn batch(&mut self, n: usize) -> Vec<LogRecord> {
+        let base = self.start.as_micros();
+        let mut batch = self.generator.batch(n);
+        for r in &mut batch {
+            let t = base + ((r.time.as_micros() - base) as f64 * self.stretch) as i64;
+            r.time = Timestamp::from_micros(t);
+        }
+        batch
+    }
+}
+
 impl Iterator for Generator {
     type Item = LogRecord;
 

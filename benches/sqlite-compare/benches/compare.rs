@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use runlog::sample::{Config, Generator};
+use runlog::sample::{Generator, Spread};
 use runlog::{
     Level, LogRecord, ManualClock, Preset, Project, Query, Store, StoreOptions, Text, Timestamp,
 };
@@ -67,33 +67,9 @@ fn record_count() -> u64 {
         .unwrap_or(1_000_000)
 }
 
-/// Records spread over `DAYS`: generated at a whole-number rate, then
-/// stretched in time to fit the month (as in `benches/query.rs`).
-struct Month {
-    generator: Generator,
-    stretch: f64,
-}
-
-impl Month {
-    fn new(total: u64) -> Month {
-        let month = DAYS * 86_400;
-        let rate = (total / month).max(1) as u32;
-        let span = total as f64 / f64::from(rate);
-        Month {
-            generator: Generator::with_config(SEED, start(), Config::new().records_per_sec(rate)),
-            stretch: month as f64 / span,
-        }
-    }
-
-    fn batch(&mut self, n: usize) -> Vec<LogRecord> {
-        let base = start().as_micros();
-        let mut batch = self.generator.batch(n);
-        for r in &mut batch {
-            let t = base + ((r.time.as_micros() - base) as f64 * self.stretch) as i64;
-            r.time = Timestamp::from_micros(t);
-        }
-        batch
-    }
+/// `total` records spread over `DAYS` (see `runlog::sample::Spread`).
+fn month(total: u64) -> Spread {
+    Spread::new(SEED, start(), total, Duration::from_secs(DAYS * 86_400))
 }
 
 // ---------------------------------------------------------------------------
@@ -317,7 +293,7 @@ fn build() -> Fixture {
         .unwrap();
     let logs = store.project("bench").unwrap();
     let db = sqlite_create(&dir.path().join("logs.sqlite"), "trigram");
-    let mut month = Month::new(total);
+    let mut month = month(total);
     let mut flows: HashMap<String, u64> = HashMap::new();
     let mut jobs = Vec::new();
     let mut written = 0u64;
@@ -728,7 +704,7 @@ fn ingest(c: &mut Criterion) {
     let burst: Vec<Vec<LogRecord>> = (0..100).map(|_| generator.batch(1_000)).collect();
     // The same number at the month's rate: runlog also seals a segment
     // every hour of record time.
-    let mut month = Month::new(record_count());
+    let mut month = month(record_count());
     let spread: Vec<Vec<LogRecord>> = (0..100).map(|_| month.batch(1_000)).collect();
     let hours = (spread.last().unwrap().last().unwrap().time.as_micros() - start().as_micros())
         / 3_600_000_000;
