@@ -4,6 +4,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::record::Field;
+use crate::runs::RunStatus;
 use crate::time::Timestamp;
 
 /// `Result` with runlog's [`Error`].
@@ -170,6 +171,38 @@ pub enum Error {
     /// A cursor used with a query other than the one that made it.
     #[error("cursor belongs to another query (different filters); start again without it")]
     CursorMismatch,
+
+    /// [`Project::start_run`](crate::Project::start_run) with a job ID
+    /// the project already has a run for; nothing changed.
+    #[error("job {job_id:?} already has a run")]
+    JobExists {
+        /// The job ID given.
+        job_id: String,
+    },
+
+    /// No run has this job ID (never started, or past retention).
+    #[error("no run for job {job_id:?}")]
+    UnknownJob {
+        /// The job ID given.
+        job_id: String,
+    },
+
+    /// A lifecycle call that does not fit where the run stands (succeed a
+    /// run that is not running, retry by hand a run that has not failed,
+    /// report an attempt that is not the current one); nothing changed.
+    #[error("cannot {action} job {job_id:?}: its run is {status} at attempt {attempt}{reason}")]
+    InvalidTransition {
+        /// The job.
+        job_id: String,
+        /// What was asked (`succeed`, `fail`, `retry manually`, …).
+        action: &'static str,
+        /// The run's status.
+        status: RunStatus,
+        /// Its current attempt.
+        attempt: u32,
+        /// More detail, empty or starting with `"; "`.
+        reason: String,
+    },
 
     /// A query named a saved preset the project does not have.
     #[error("no saved preset named {name:?}")]

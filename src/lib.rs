@@ -85,6 +85,7 @@ mod presets;
 mod project;
 mod query;
 mod record;
+mod runs;
 /// A deterministic generator of realistic log records, for benchmarks, examples and tests.
 pub mod sample;
 mod segment;
@@ -101,6 +102,11 @@ pub use query::{Counts, Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page, Query};
 pub use record::{
     Field, Level, LogRecord, MAX_CONTENT_BYTES, MAX_DETAIL_BYTES, MAX_JOB_ID_BYTES, MAX_NAME_BYTES,
     RecordId, SegmentId, StoredRecord, Text,
+};
+pub use runs::journal;
+pub use runs::{
+    Attempt, AttemptTicket, MAX_ERROR_BYTES, NewRun, Outcome, RetryPolicy, Run, RunCounts,
+    RunCursor, RunPage, RunQuery, RunStatus, Trigger,
 };
 pub use segment::format;
 pub use segment::recovery::{Damage, VerifyReport};

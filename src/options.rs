@@ -65,6 +65,7 @@ pub struct StoreOptions {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) max_segment_bytes: u64,
     pub(crate) utc_offset_secs: i32,
+    pub(crate) retry_policy: crate::runs::RetryPolicy,
 }
 
 impl Default for StoreOptions {
@@ -78,6 +79,7 @@ impl Default for StoreOptions {
             clock: Arc::new(SystemClock),
             max_segment_bytes: 1 << 30,
             utc_offset_secs: 0,
+            retry_policy: crate::runs::RetryPolicy::default(),
         }
     }
 }
@@ -150,6 +152,16 @@ impl StoreOptions {
         self
     }
 
+    /// The retry policy of every project's runs (default:
+    /// [`RetryPolicy::default`](crate::RetryPolicy::default)); a project
+    /// can change it, and set one per flow, with
+    /// [`Project::set_retry_policy`](crate::Project::set_retry_policy).
+    #[must_use]
+    pub fn retry_policy(mut self, policy: crate::runs::RetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
     /// Open (creating if needed) the store in `dir` for writing.
     pub fn open(self, dir: impl AsRef<Path>) -> Result<Store> {
         Store::open_with(dir.as_ref(), self, false)
@@ -185,6 +197,7 @@ impl StoreOptions {
         {
             return bad("periodic sync interval is zero; use SyncPolicy::Always".into());
         }
+        self.retry_policy.validate()?;
         if !(1 << 20..=3 << 30).contains(&self.max_segment_bytes) {
             return bad(format!(
                 "max segment size {} must be between 1 MiB and 3 GiB",

@@ -16,8 +16,12 @@ use crate::query::exec::{self, Key, MIN_ID, Source, Tally};
 use crate::query::filter::{Filter, IndexRef};
 use crate::query::follow::Follow;
 use crate::query::jobs::{JobDirectory, job_hash};
+use crate::query::superseded::Hidden;
 use crate::query::{Counts, Cursor, Page, Query};
+use crate::record::Text;
 use crate::record::{LogRecord, RecordId, SegmentId, StoredRecord};
+use crate::runs::RetryPolicy;
+use crate::runs::ledger::{Ledger, Replay};
 use crate::segment::format;
 use crate::segment::reader::{SealedSegment, SegView};
 use crate::segment::recovery::{self, Damage, Recovered, VerifyReport};
@@ -55,10 +59,10 @@ pub struct Project {
 pub(crate) struct ProjectInner {
     name: String,
     dir: PathBuf,
-    opts: StoreOptions,
+    pub(crate) opts: StoreOptions,
     /// Partition length in µs.
-    partition_len: i64,
-    read_only: bool,
+    pub(crate) partition_len: i64,
+    pub(crate) read_only: bool,
     state: RwLock<State>,
     damage: Mutex<Vec<Damage>>,
     /// Bumped on every append, for followers to wait on.
@@ -72,6 +76,19 @@ pub(crate) struct ProjectInner {
     /// is in flight must wait for it, or it would return before the data
     /// is durable (or miss the other's failure).
     syncing: Mutex<()>,
+    /// The runs of the project (their journal and table).
+    pub(crate) runs: Ledger,
+    /// Records of superseded attempts, hidden from default queries.
+    pub(crate) hidden: Mutex<Hidden>,
+    /// Retry policies: the project's, and per flow.
+    pub(crate) policies: RwLock<Policies>,
+}
+
+/// The retry policies of a project.
+#[derive(Debug, Default)]
+pub(crate) struct Policies {
+    pub(crate) default: RetryPolicy,
+    pub(crate) flows: HashMap<Text, RetryPolicy>,
 }
 
 #[derive(Debug, Default)]
@@ -140,6 +157,14 @@ impl ProjectInner {
         read_only: bool,
     ) -> Result<Self> {
         let partition_len = duration_micros(opts.partition);
+        if !read_only {
+            crate::fs::create_dir(&dir)?;
+        }
+        let (runs, replay) = Ledger::open(&dir, read_only, opts.sync)?;
+        let policies = RwLock::new(Policies {
+            default: opts.retry_policy,
+            flows: HashMap::new(),
+        });
         let inner = ProjectInner {
             name: name.to_owned(),
             dir,
@@ -153,11 +178,14 @@ impl ProjectInner {
             presets: Mutex::new(()),
             jobs: Mutex::new(JobDirectory::default()),
             syncing: Mutex::new(()),
+            runs,
+            hidden: Mutex::new(Hidden::default()),
+            policies,
         };
+        inner.absorb(replay);
         if read_only {
             inner.refresh()?;
         } else {
-            crate::fs::create_dir(&inner.dir)?;
             let mut st = inner.state.write();
             inner.list_dir(&mut st)?;
             // A seal or retention step that fails (a full disk, say) is
@@ -168,11 +196,28 @@ impl ProjectInner {
         Ok(inner)
     }
 
-    fn now(&self) -> Timestamp {
+    /// Take in what replaying run events found.
+    pub(crate) fn absorb(&self, replay: Replay) {
+        if !replay.superseding.is_empty() {
+            let mut hidden = self.hidden.lock();
+            for s in replay.superseding {
+                hidden.supersede(s.job_id, s.attempt);
+            }
+        }
+        replay.damage.into_iter().for_each(|d| self.note_damage(d));
+    }
+
+    /// The first partition retention keeps at `now`.
+    pub(crate) fn first_kept_partition(&self, now: Timestamp) -> u32 {
+        let p = self.horizon(now).as_micros().div_euclid(self.partition_len);
+        u32::try_from(p.max(0)).unwrap_or(u32::MAX)
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
         self.opts.clock.now()
     }
 
-    fn horizon(&self, now: Timestamp) -> Timestamp {
+    pub(crate) fn horizon(&self, now: Timestamp) -> Timestamp {
         now.saturating_sub(self.opts.retention)
     }
 
@@ -188,7 +233,7 @@ impl ProjectInner {
         (i64::from(p) + 1).checked_mul(self.partition_len).is_some()
     }
 
-    fn partition_of(&self, t: Timestamp) -> Result<u32> {
+    pub(crate) fn partition_of(&self, t: Timestamp) -> Result<u32> {
         let p = t.as_micros().div_euclid(self.partition_len);
         u32::try_from(p)
             .ok()
@@ -196,7 +241,7 @@ impl ProjectInner {
             .ok_or(Error::TimeOutOfRange { time: t })
     }
 
-    fn note_damage(&self, d: Damage) {
+    pub(crate) fn note_damage(&self, d: Damage) {
         let mut all = self.damage.lock();
         if !all.contains(&d) {
             all.push(d);
@@ -288,10 +333,12 @@ impl ProjectInner {
     }
 
     /// Read-only stores: pick up what the writer did since the last look.
-    fn refresh(&self) -> Result<()> {
+    pub(crate) fn refresh(&self) -> Result<()> {
         if !self.read_only {
             return Ok(());
         }
+        let replay = self.runs.refresh(self.first_kept_partition(self.now()))?;
+        self.absorb(replay);
         let mtime = fs::metadata(&self.dir)
             .and_then(|m| m.modified())
             .map_err(Error::io("stat", &self.dir))?;
@@ -431,6 +478,14 @@ impl ProjectInner {
         if !expired.is_empty() {
             st.epoch += 1;
             crate::fs::sync_dir(&self.dir)?;
+        }
+        let journals = self.runs.drop_before(self.first_kept_partition(now))?;
+        if !expired.is_empty() || journals > 0 {
+            let runs = self.runs.read();
+            self.hidden.lock().retain(
+                |id| st.segments.contains_key(&id),
+                |job| runs.table.get(job).is_some(),
+            );
         }
         Ok(expired.len())
     }
@@ -613,6 +668,14 @@ impl ProjectInner {
             let frames = plan.frames.iter().map(|&(rel, i)| (rel, &records[i]));
             Self::active_mut(&mut st, plan.id).commit(plan.buf.len(), frames);
         }
+        {
+            let mut hidden = self.hidden.lock();
+            for plan in &plans {
+                for (k, &(_, i)) in plan.frames.iter().enumerate() {
+                    hidden.appended(plan.id, plan.first_ordinal + k as u32, &records[i]);
+                }
+            }
+        }
         drop(st);
         *self.appended.lock() += 1;
         self.appended_cv.notify_all();
@@ -643,6 +706,7 @@ impl ProjectInner {
         if self.read_only {
             return Ok(());
         }
+        self.runs.sync()?;
         // Take the files under the lock, sync them without it: an fsync
         // can take tens of milliseconds, and appends should not wait.
         let _one_at_a_time = self.syncing.lock();
@@ -680,11 +744,13 @@ impl ProjectInner {
 
     /// Whether any active segment has unsynced data (cheap; for the sync thread).
     pub(crate) fn is_dirty(&self) -> bool {
-        self.state
-            .read()
-            .segments
-            .values()
-            .any(|s| matches!(s, Slot::Active(seg) if seg.is_dirty()))
+        self.runs.is_dirty()
+            || self
+                .state
+                .read()
+                .segments
+                .values()
+                .any(|s| matches!(s, Slot::Active(seg) if seg.is_dirty()))
     }
 
     /// A view of `slot`, mapping a sealed segment on first use.
@@ -700,6 +766,7 @@ impl ProjectInner {
                 Ok(view) => Some(Source {
                     view,
                     index: IndexRef::Mem(seg.index()),
+                    hidden: None,
                 }),
                 Err(e) => {
                     self.note_damage(Damage::from_error(&seg.path, &e));
@@ -736,10 +803,33 @@ impl ProjectInner {
                 Some(Source {
                     view: seg.view(),
                     index,
+                    hidden: None,
                 })
             }
             Slot::Damaged(_) => None,
         }
+    }
+
+    /// [`source`](Self::source) with the ordinals of its records of
+    /// superseded attempts attached (its index is then read to find them).
+    fn source_hiding<'s>(
+        &self,
+        id: SegmentId,
+        slot: &'s Slot,
+        indexed: bool,
+    ) -> Option<Source<'s>> {
+        let mut hidden = self.hidden.lock();
+        if hidden.is_empty() {
+            drop(hidden);
+            return self.source(id, slot, indexed);
+        }
+        let mut src = self.source(id, slot, true)?;
+        let note = |d| self.note_damage(d);
+        match hidden.of(&src, &note) {
+            Ok(h) => src.hidden = h,
+            Err(e) => self.note_damage(Damage::from_error(src.view.path, &e)),
+        }
+        Some(src)
     }
 
     /// Matches of `filter` in `range` sorting below `upper`, newest first,
@@ -775,7 +865,7 @@ impl ProjectInner {
             }
             let sources: Vec<Source<'_>> = group
                 .iter()
-                .filter_map(|(id, s)| self.source(*id, s, !filter.is_all()))
+                .filter_map(|(id, s)| self.source_hiding(*id, s, !filter.is_all()))
                 .collect();
             if exec::collect_group(&sources, filter, from, &mut upper, limit, out, &note)? {
                 return Ok(true);
@@ -795,7 +885,7 @@ impl ProjectInner {
             if end <= from || start >= to {
                 continue;
             }
-            if let Some(src) = self.source(*id, slot, true) {
+            if let Some(src) = self.source_hiding(*id, slot, true) {
                 exec::count_source(&src, filter, from, to, tally, &note)?;
             }
         }
@@ -815,7 +905,8 @@ impl ProjectInner {
         if view.offset(id.ordinal).is_none() {
             return Ok(None);
         }
-        let rec = view.read(id.ordinal, true)?;
+        let mut rec = view.read(id.ordinal, true)?;
+        rec.superseded = self.hidden.lock().hides(&rec.record);
         Ok((rec.record.time >= horizon).then_some(rec))
     }
 
@@ -866,6 +957,12 @@ impl ProjectInner {
                     recovery::verify_file(&sealed_path, id, self.partition_len as u64, true, None);
             }
             report.merge(one);
+        }
+        for (path, end) in self.runs.files() {
+            report.journals += 1;
+            report
+                .problems
+                .extend(crate::runs::ledger::verify_file(&path, end));
         }
         Ok(report)
     }
@@ -982,7 +1079,11 @@ impl ProjectInner {
         })
     }
 
-    pub(crate) fn job_logs(&self, job_id: &str) -> Result<Vec<StoredRecord>> {
+    pub(crate) fn job_logs(
+        &self,
+        job_id: &str,
+        include_superseded: bool,
+    ) -> Result<Vec<StoredRecord>> {
         self.refresh()?;
         let from = self.horizon(self.now()).as_micros();
         let filter = Filter::job(job_id);
@@ -1008,6 +1109,15 @@ impl ProjectInner {
             }
         }
         out.sort_unstable_by_key(|r| (r.record.time, r.id));
+        drop(st);
+        if let Some(ok) = self.hidden.lock().attempt_of(job_id) {
+            for r in &mut out {
+                r.superseded = r.record.attempt < ok;
+            }
+            if !include_superseded {
+                out.retain(|r| !r.superseded);
+            }
+        }
         Ok(out)
     }
 
@@ -1025,6 +1135,7 @@ impl ProjectInner {
                 if let Some(Source {
                     index: IndexRef::Disk(ix),
                     view,
+                    ..
                 }) = self.source(*id, slot, true)
                 {
                     match ix.terms(crate::index::IndexField::JobId) {
@@ -1133,19 +1244,24 @@ impl ProjectInner {
             if from == FOLLOWED || matches!(slot, Slot::Active(seg) if seg.next_ordinal() == from) {
                 continue;
             }
-            let Some(view) = self.view(*id, slot) else {
+            let Some(src) = self.source_hiding(*id, slot, false) else {
                 continue;
             };
+            let view = &src.view;
             let to = view.slots();
             for ord in from..to {
                 if view.offset(ord).is_none() {
                     continue;
                 }
                 match view.read(ord, false) {
-                    Ok(rec) if rec.record.time >= horizon && filter.confirm(&rec.record) => {
-                        out.push(rec)
+                    Ok(mut rec) => {
+                        if rec.record.time >= horizon
+                            && filter.confirm(&rec.record)
+                            && src.keep(&mut rec, filter)
+                        {
+                            out.push(rec)
+                        }
                     }
-                    Ok(_) => {}
                     Err(e) => self.note_damage(Damage::from_error(view.path, &e)),
                 }
             }
@@ -1328,9 +1444,18 @@ impl Project {
         self.inner.count_query(q)
     }
 
-    /// Every log of one execution, oldest first, across segments.
+    /// Every log of one execution, oldest first, across segments; logs of
+    /// attempts a successful retry superseded are left out (see
+    /// [`job_logs_all`](Self::job_logs_all)). To get a run's logs:
+    /// `project.job_logs(&run.job_id)`.
     pub fn job_logs(&self, job_id: &str) -> Result<Vec<StoredRecord>> {
-        self.inner.job_logs(job_id)
+        self.inner.job_logs(job_id, false)
+    }
+
+    /// Every log of one execution, oldest first, superseded attempts
+    /// included and marked ([`StoredRecord::superseded`]).
+    pub fn job_logs_all(&self, job_id: &str) -> Result<Vec<StoredRecord>> {
+        self.inner.job_logs(job_id, true)
     }
 
     /// The range a [`RangeSpec`] covers now, clamped to the retention horizon.

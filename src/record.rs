@@ -404,6 +404,11 @@ pub struct StoredRecord {
     pub record: LogRecord,
     /// Whether the stored record has a `detail` (read it with `Project::get`).
     pub has_detail: bool,
+    /// Whether the record was written by a failed attempt that a later
+    /// successful retry superseded (such records appear only in queries
+    /// with [`Query::include_superseded`](crate::Query::include_superseded)).
+    #[serde(default)]
+    pub superseded: bool,
 }
 
 #[cfg(test)]

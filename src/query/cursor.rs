@@ -94,46 +94,53 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = self.to_bytes();
-        let mut s = String::with_capacity(66);
-        for chunk in b.chunks(3) {
-            let n = chunk.iter().fold(0u32, |acc, &x| (acc << 8) | u32::from(x))
-                << (8 * (3 - chunk.len()));
-            for i in 0..=chunk.len() {
-                s.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            }
-        }
-        f.write_str(&s)
+        f.write_str(&encode_b64(&self.to_bytes()))
     }
 }
 
 impl FromStr for Cursor {
     type Err = Error;
     fn from_str(s: &str) -> Result<Cursor> {
-        let bad = || Error::InvalidCursor {
+        let bytes = decode_b64(s, 100).ok_or_else(|| Error::InvalidCursor {
             reason: "not a runlog cursor".into(),
-        };
-        if s.len() > 100 {
-            return Err(bad());
-        }
-        let mut bytes = Vec::with_capacity(LEN);
-        let mut acc = 0u32;
-        let mut bits = 0;
-        for c in s.bytes() {
-            let v = ALPHABET.iter().position(|&a| a == c).ok_or_else(bad)? as u32;
-            acc = (acc << 6) | v;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                bytes.push((acc >> bits) as u8);
-                acc &= (1 << bits) - 1;
-            }
-        }
-        if acc != 0 {
-            return Err(bad());
-        }
+        })?;
         Cursor::from_bytes(&bytes)
     }
+}
+
+/// URL-safe base64 without padding.
+pub(crate) fn encode_b64(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len().div_ceil(3) * 4);
+    for chunk in b.chunks(3) {
+        let n =
+            chunk.iter().fold(0u32, |acc, &x| (acc << 8) | u32::from(x)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            s.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    s
+}
+
+/// The bytes of [`encode_b64`]'s text, if `s` is such text of at most
+/// `max_len` characters.
+pub(crate) fn decode_b64(s: &str, max_len: usize) -> Option<Vec<u8>> {
+    if s.len() > max_len {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    (acc == 0 && bits < 6).then_some(bytes)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::index::IndexField;
 use crate::index::postings::Conj;
 use crate::query::filter::{Cand, Filter, IndexRef};
+use crate::query::superseded::HiddenOrds;
 use crate::record::{Level, RecordId, SegmentId, StoredRecord};
 use crate::segment::reader::SegView;
 use crate::segment::recovery::Damage;
@@ -30,10 +31,29 @@ pub(crate) type Key = (i64, RecordId);
 pub(crate) struct Source<'a> {
     pub(crate) view: SegView<'a>,
     pub(crate) index: IndexRef<'a>,
+    /// Ordinals of records of superseded attempts, if any.
+    pub(crate) hidden: Option<HiddenOrds>,
 }
 
 impl Source<'_> {
-    fn index_path(&self) -> PathBuf {
+    /// Whether ordinal `ord` holds a record of a superseded attempt.
+    pub(crate) fn is_hidden(&self, ord: u32) -> bool {
+        self.hidden
+            .as_ref()
+            .is_some_and(|h| h.binary_search(&ord).is_ok())
+    }
+
+    /// Whether a matching record is shown: not superseded, or marked as
+    /// such when the filter includes superseded records.
+    pub(crate) fn keep(&self, rec: &mut StoredRecord, filter: &Filter) -> bool {
+        if !self.is_hidden(rec.id.ordinal) {
+            return true;
+        }
+        rec.superseded = true;
+        filter.include_superseded
+    }
+
+    pub(crate) fn index_path(&self) -> PathBuf {
         self.view.path.with_extension(crate::segment::INDEX_EXT)
     }
 
@@ -167,8 +187,8 @@ pub(crate) fn collect_group(
         *upper = key;
         let src = &group[k];
         match src.view.read(key.1.ordinal, false) {
-            Ok(rec) => {
-                if filter.confirm(&rec.record) {
+            Ok(mut rec) => {
+                if filter.confirm(&rec.record) && src.keep(&mut rec, filter) {
                     out.push(rec);
                     if out.len() >= limit {
                         return Ok(true);
@@ -189,6 +209,17 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
+    fn remove(&mut self, level: u8, time: i64) {
+        let l = &mut self.by_level[level as usize];
+        *l = l.saturating_sub(1);
+        if let Some((start, width, counts)) = &mut self.buckets {
+            let i = ((time - *start) / *width) as usize;
+            if let Some(c) = counts.get_mut(i) {
+                *c = c.saturating_sub(1);
+            }
+        }
+    }
+
     fn add(&mut self, level: u8, time: i64, n: u64) {
         self.by_level[level as usize] += n;
         if let Some((start, width, counts)) = &mut self.buckets {
@@ -200,8 +231,42 @@ impl Tally {
     }
 }
 
-/// Count the matches of `filter` with times in `[from, to)` in one segment.
+/// Count the matches of `filter` with times in `[from, to)` in one
+/// segment, leaving out records of superseded attempts unless the filter
+/// includes them.
 pub(crate) fn count_source(
+    src: &Source<'_>,
+    filter: &Filter,
+    from: i64,
+    to: i64,
+    tally: &mut Tally,
+    note: &dyn Fn(Damage),
+) -> Result<()> {
+    count_matches(src, filter, from, to, tally, note)?;
+    let read_each = filter.has_words() || matches!(src.index, IndexRef::Missing);
+    if let Some(hidden) = &src.hidden
+        && !filter.include_superseded
+        && !read_each
+    {
+        // Counted from the bitmaps: take the hidden ones out again.
+        for &ord in hidden.iter() {
+            match src.view.read(ord, false) {
+                Ok(rec) => {
+                    let t = rec.record.time.as_micros();
+                    if t >= from && t < to && filter.confirm(&rec.record) {
+                        tally.remove(rec.record.level.code(), t);
+                    }
+                }
+                Err(e) => note(Damage::from_error(src.view.path, &e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`count_source`] with every record, superseded or not, except where
+/// records are read one by one anyway.
+fn count_matches(
     src: &Source<'_>,
     filter: &Filter,
     from: i64,
@@ -289,6 +354,9 @@ pub(crate) fn count_source(
         _ => {
             let mut stream = Stream::new(src, filter, from, (to, MIN_ID))?;
             while let Some((_, id)) = stream.next(src) {
+                if !filter.include_superseded && src.is_hidden(id.ordinal) {
+                    continue;
+                }
                 match v.read(id.ordinal, false) {
                     Ok(rec) if filter.confirm(&rec.record) => {
                         tally.add(rec.record.level.code(), rec.record.time.as_micros(), 1);

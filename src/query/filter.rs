@@ -48,6 +48,8 @@ pub(crate) struct Filter {
     words: Vec<String>,
     /// Word pieces to narrow with the index: each must be a substring of some word of the content.
     pieces: Vec<String>,
+    /// Show records of superseded attempts (marked) instead of hiding them.
+    pub(crate) include_superseded: bool,
 }
 
 impl Filter {
@@ -72,6 +74,7 @@ impl Filter {
             levels: q.level_mask(),
             words: q.words.clone(),
             pieces,
+            include_superseded: q.include_superseded,
         }
     }
 
@@ -113,6 +116,9 @@ impl Filter {
         for w in &self.words {
             h.write(w.as_bytes());
             h.write_u8(0);
+        }
+        if self.include_superseded {
+            h.write_u8(0xA5);
         }
         h.finish()
     }

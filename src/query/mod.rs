@@ -6,6 +6,7 @@ pub(crate) mod exec;
 pub(crate) mod filter;
 pub(crate) mod follow;
 pub(crate) mod jobs;
+pub(crate) mod superseded;
 
 use std::time::Duration;
 
@@ -45,6 +46,7 @@ pub struct Query {
     pub(crate) limit: usize,
     pub(crate) cursor: Option<Cursor>,
     pub(crate) bucket: Option<Duration>,
+    pub(crate) include_superseded: bool,
 }
 
 impl Default for Query {
@@ -57,6 +59,7 @@ impl Default for Query {
             limit: DEFAULT_LIMIT,
             cursor: None,
             bucket: None,
+            include_superseded: false,
         }
     }
 }
@@ -204,6 +207,15 @@ impl Query {
     #[must_use]
     pub fn bucket(mut self, d: Duration) -> Self {
         self.bucket = Some(d);
+        self
+    }
+
+    /// Also return (or count, or follow) the logs of failed attempts that a
+    /// successful retry superseded, marked with
+    /// [`StoredRecord::superseded`]; by default they are hidden.
+    #[must_use]
+    pub fn include_superseded(mut self, yes: bool) -> Self {
+        self.include_superseded = yes;
         self
     }
 

@@ -381,6 +381,7 @@ impl<'a> SegView<'a> {
                 id,
                 record,
                 has_detail,
+                superseded: false,
             })
         } else {
             let (record, has_detail) = format::decode_summary(frame.summary)
@@ -390,6 +391,7 @@ impl<'a> SegView<'a> {
                 id,
                 record,
                 has_detail,
+                superseded: false,
             })
         }
     }

@@ -157,6 +157,8 @@ pub(crate) fn recover_active(
 pub struct VerifyReport {
     /// Segment files checked.
     pub segments: usize,
+    /// Run journal files checked.
+    pub journals: usize,
     /// Records whose every checksum passed.
     pub records: u64,
     /// Bytes read.
@@ -173,6 +175,7 @@ impl VerifyReport {
 
     pub(crate) fn merge(&mut self, other: VerifyReport) {
         self.segments += other.segments;
+        self.journals += other.journals;
         self.records += other.records;
         self.bytes += other.bytes;
         self.problems.extend(other.problems);

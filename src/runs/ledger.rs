@@ -1,0 +1,452 @@
+//! The runs of one project on disk and in memory: journal files, recovery,
+//! event recording (write, then sync by policy, then apply), retention,
+//! and following another process's writes in a read-only store.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+
+use crate::error::{Error, Result};
+use crate::options::SyncPolicy;
+use crate::runs::journal::{
+    self, Event, HEADER_LEN, JournalFile, JournalHeader, journal_path, parse_journal_name,
+};
+use crate::runs::table::{RunTable, Superseding};
+use crate::segment::recovery::Damage;
+
+/// Most journal files kept open at once; others are reopened on use.
+const MAX_OPEN: usize = 16;
+
+#[derive(Debug)]
+pub(crate) struct Ledger {
+    dir: PathBuf,
+    read_only: bool,
+    sync: SyncPolicy,
+    state: RwLock<LedgerState>,
+    /// Serializes syncs (see `ProjectInner::syncing`).
+    syncing: Mutex<()>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct LedgerState {
+    pub(crate) table: RunTable,
+    files: BTreeMap<(u32, u32), JournalFile>,
+    /// Files set aside (unreadable header): their IDs stay taken.
+    set_aside: BTreeMap<(u32, u32), PathBuf>,
+    poisoned: Option<(PathBuf, String)>,
+    uses: u64,
+}
+
+/// What replaying events found: runs that supersede earlier failures,
+/// and damage.
+#[derive(Debug, Default)]
+pub(crate) struct Replay {
+    pub(crate) superseding: Vec<Superseding>,
+    pub(crate) damage: Vec<Damage>,
+}
+
+impl Ledger {
+    /// Open the journal in `project_dir/runs`: recover every file (a writer
+    /// cuts torn tails) and replay it.
+    pub(crate) fn open(
+        project_dir: &Path,
+        read_only: bool,
+        sync: SyncPolicy,
+    ) -> Result<(Ledger, Replay)> {
+        let ledger = Ledger {
+            dir: project_dir.join(journal::JOURNAL_DIR),
+            read_only,
+            sync,
+            state: RwLock::new(LedgerState::default()),
+            syncing: Mutex::new(()),
+        };
+        let mut replay = Replay::default();
+        {
+            let mut st = ledger.state.write();
+            ledger.load_new(&mut st, &mut replay)?;
+        }
+        Ok((ledger, replay))
+    }
+
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, LedgerState> {
+        self.state.read()
+    }
+
+    /// Read files not read yet, and (read-only) what was appended to the
+    /// ones already read.
+    fn load_new(&self, st: &mut LedgerState, replay: &mut Replay) -> Result<()> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("read directory", &self.dir)(e)),
+        };
+        let mut names = BTreeMap::new();
+        for entry in entries {
+            let entry = entry.map_err(Error::io("read directory", &self.dir))?;
+            if let Some(id) = entry.file_name().to_str().and_then(parse_journal_name) {
+                names.insert(id, entry.path());
+            }
+        }
+        for (id, path) in names {
+            if st.set_aside.contains_key(&id) {
+                continue;
+            }
+            if let Some(f) = st.files.get_mut(&id) {
+                if self.read_only {
+                    Self::follow(f, id.0, &mut st.table, replay)?;
+                }
+                continue;
+            }
+            match self.recover(&path, id, &mut st.table, replay) {
+                Ok(Some(f)) => {
+                    st.files.insert(id, f);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    replay.damage.push(Damage::from_error(&path, &e));
+                    st.set_aside.insert(id, path);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Open one file: check its header, scan its frames, cut a torn tail
+    /// (writer), replay its events. `None`: a file a crash left without a
+    /// whole header (removed by a writer).
+    fn recover(
+        &self,
+        path: &Path,
+        id: (u32, u32),
+        table: &mut RunTable,
+        replay: &mut Replay,
+    ) -> Result<Option<JournalFile>> {
+        let bytes = fs::read(path).map_err(Error::io("read", path))?;
+        if bytes.len() < HEADER_LEN {
+            if !self.read_only {
+                fs::remove_file(path).map_err(Error::io("remove", path))?;
+            }
+            return Ok(None);
+        }
+        let header = journal::decode_header(&bytes).map_err(|e| e.into_error(path))?;
+        if (header.partition, header.generation) != id {
+            return Err(Error::corrupt(
+                path,
+                12,
+                "header does not match the file name",
+            ));
+        }
+        let scan = journal::scan(&bytes, header.salt);
+        let mut f = JournalFile {
+            path: path.to_path_buf(),
+            header,
+            file: None,
+            end: scan.end,
+            next_seq: scan.next_seq,
+            dirty: false,
+            used: 0,
+        };
+        if scan.torn && !self.read_only {
+            let h = f.handle(false)?;
+            h.set_len(scan.end)
+                .and_then(|()| h.sync_all())
+                .map_err(Error::io("truncate", path))?;
+            f.file = None;
+        }
+        for (offset, reason) in scan.damage {
+            replay.damage.push(Damage {
+                path: path.to_path_buf(),
+                offset,
+                reason,
+            });
+        }
+        Self::replay(path, id.0, scan.events, table, replay);
+        Ok(Some(f))
+    }
+
+    fn replay(
+        path: &Path,
+        partition: u32,
+        events: Vec<(u64, Event)>,
+        table: &mut RunTable,
+        replay: &mut Replay,
+    ) {
+        for (offset, event) in events {
+            match table.check(&event) {
+                Ok(()) => replay.superseding.extend(table.apply(event, partition)),
+                Err(e) => replay.damage.push(Damage {
+                    path: path.to_path_buf(),
+                    offset,
+                    reason: format!("event skipped: {e}"),
+                }),
+            }
+        }
+    }
+
+    /// Read-only: replay what the writer appended to `f` since the last look.
+    fn follow(
+        f: &mut JournalFile,
+        partition: u32,
+        table: &mut RunTable,
+        replay: &mut Replay,
+    ) -> Result<()> {
+        let len = match fs::metadata(&f.path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("stat", &f.path)(e)),
+        };
+        if len <= f.end {
+            return Ok(());
+        }
+        let bytes = match fs::read(&f.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("read", &f.path)(e)),
+        };
+        let Some(at) = usize::try_from(f.end).ok().filter(|&at| at <= bytes.len()) else {
+            return Ok(());
+        };
+        let scan = journal::scan_from(&bytes, at, f.next_seq, f.header.salt);
+        // A torn tail here is most likely a write in progress: read it next time.
+        f.end = scan.end;
+        f.next_seq = scan.next_seq;
+        Self::replay(&f.path, partition, scan.events, table, replay);
+        Ok(())
+    }
+
+    /// Read-only stores: pick up what the writer did since the last look.
+    pub(crate) fn refresh(&self, first_kept: u32) -> Result<Replay> {
+        let mut replay = Replay::default();
+        if self.read_only {
+            let mut st = self.state.write();
+            self.load_new(&mut st, &mut replay)?;
+            st.table.drop_before(first_kept);
+            st.files.retain(|id, _| id.0 >= first_kept);
+        }
+        Ok(replay)
+    }
+
+    fn check_writable(&self, st: &LedgerState) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.dir.clone(),
+            });
+        }
+        match &st.poisoned {
+            Some((path, reason)) => Err(Error::Poisoned {
+                path: path.clone(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Record events one after another under one lock: each is built by
+    /// `make` from the current state (`None` ends the sequence), checked,
+    /// written to its partition's journal (synced under
+    /// [`SyncPolicy::Always`]), then applied. Returns what each applied
+    /// event superseded, in order; stops at the first error (events
+    /// before it stay recorded).
+    pub(crate) fn record<T>(
+        &self,
+        mut make: impl FnMut(&RunTable) -> Result<Option<(Event, u32, T)>>,
+        mut done: impl FnMut(&RunTable, T, Option<Superseding>),
+    ) -> Result<()> {
+        let mut st = self.state.write();
+        self.check_writable(&st)?;
+        while let Some((event, partition, extra)) = make(&st.table)? {
+            st.table.check(&event)?;
+            let key = self.writable(&mut st, partition)?;
+            let mut buf = Vec::with_capacity(128);
+            let f = st
+                .files
+                .get_mut(&key)
+                .expect("writable returned an open file");
+            journal::encode_frame(&event, f.next_seq, f.header.salt, &mut buf)?;
+            f.write(&buf)?;
+            if self.sync == SyncPolicy::Always {
+                let synced = f
+                    .handle(false)
+                    .and_then(|h| h.sync_data().map_err(Error::io("sync", &f.path)));
+                if let Err(e) = synced {
+                    let _ = f.handle(false).map(|h| h.set_len(f.end));
+                    let path = f.path.clone();
+                    return Err(self.poison(&mut st, path, e));
+                }
+                f.dirty = false;
+            }
+            f.commit(buf.len(), 1);
+            let superseded = st.table.apply(event, partition);
+            done(&st.table, extra, superseded);
+        }
+        Ok(())
+    }
+
+    fn poison(&self, st: &mut LedgerState, path: PathBuf, e: Error) -> Error {
+        let reason = match &e {
+            Error::Io { source, .. } => source.to_string(),
+            other => other.to_string(),
+        };
+        st.poisoned = Some((path.clone(), reason.clone()));
+        Error::Poisoned { path, reason }
+    }
+
+    /// The file that takes events of `partition` (the newest generation,
+    /// created if needed), with an open handle; closes the least recently
+    /// used handle when too many are open.
+    fn writable(&self, st: &mut LedgerState, partition: u32) -> Result<(u32, u32)> {
+        let range = (partition, 0)..=(partition, u32::MAX);
+        let newest_file = st.files.range(range.clone()).next_back().map(|(id, _)| *id);
+        let newest_aside = st.set_aside.range(range).next_back().map(|(id, _)| *id);
+        let key = match (newest_file, newest_aside) {
+            (Some(f), aside) if aside.is_none_or(|a| a < f) => f,
+            (f, aside) => {
+                let generation = f.max(aside).map_or(Some(0), |(_, g)| g.checked_add(1));
+                let generation = generation.ok_or_else(|| Error::InvalidArgument {
+                    what: "run",
+                    reason: format!("run partition {partition} has no journal generation left"),
+                })?;
+                crate::fs::create_dir(&self.dir)?;
+                let header = JournalHeader {
+                    partition,
+                    generation,
+                    salt: crate::segment::format::new_salt(),
+                };
+                let f = JournalFile::create(&self.dir, header)?;
+                st.files.insert((partition, generation), f);
+                (partition, generation)
+            }
+        };
+        st.uses += 1;
+        let uses = st.uses;
+        let f = st.files.get_mut(&key).expect("just found or inserted");
+        f.used = uses;
+        f.handle(false)?;
+        let open: Vec<_> = st
+            .files
+            .iter()
+            .filter(|(_, f)| f.file.is_some())
+            .map(|(id, f)| (f.used, *id))
+            .collect();
+        if open.len() > MAX_OPEN
+            && let Some((_, lru)) = open.iter().filter(|(_, id)| *id != key).min()
+            && let Some(f) = st.files.get_mut(lru)
+        {
+            f.file = None;
+        }
+        Ok(key)
+    }
+
+    /// Delete the journal files of partitions before `first_kept`, and
+    /// forget their runs. Returns how many files were deleted.
+    pub(crate) fn drop_before(&self, first_kept: u32) -> Result<usize> {
+        if self.read_only {
+            return Ok(0);
+        }
+        let mut st = self.state.write();
+        st.table.drop_before(first_kept);
+        let old: Vec<(u32, u32)> = st
+            .files
+            .range(..(first_kept, 0))
+            .map(|(id, _)| *id)
+            .collect();
+        let aside: Vec<(u32, u32)> = st
+            .set_aside
+            .range(..(first_kept, 0))
+            .map(|(id, _)| *id)
+            .collect();
+        let mut n = 0;
+        for id in old {
+            let path = journal_path(&self.dir, id.0, id.1);
+            st.files.remove(&id);
+            remove(&path)?;
+            n += 1;
+        }
+        // Set-aside files past retention are runlog's own files too.
+        for id in aside {
+            if let Some(path) = st.set_aside.remove(&id) {
+                remove(&path)?;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            crate::fs::sync_dir(&self.dir)?;
+        }
+        Ok(n)
+    }
+
+    pub(crate) fn is_dirty(&self) -> bool {
+        self.state.read().files.values().any(|f| f.dirty)
+    }
+
+    /// `fsync` every journal file written since the last sync.
+    pub(crate) fn sync(&self) -> Result<()> {
+        if self.read_only {
+            return Ok(());
+        }
+        let _one_at_a_time = self.syncing.lock();
+        let files = {
+            let mut st = self.state.write();
+            self.check_writable(&st)?;
+            let mut files = Vec::new();
+            for f in st.files.values_mut().filter(|f| f.dirty) {
+                f.dirty = false;
+                files.push((f.handle(false)?, f.path.clone()));
+            }
+            files
+        };
+        for (file, path) in files {
+            if let Err(e) = file.sync_data() {
+                let mut st = self.state.write();
+                return Err(self.poison(&mut st, path.clone(), Error::io("sync", path)(e)));
+            }
+        }
+        self.check_writable(&self.state.read())
+    }
+
+    /// Every journal file (for `verify`), with its valid length.
+    pub(crate) fn files(&self) -> Vec<(PathBuf, Option<u64>)> {
+        let st = self.state.read();
+        st.files
+            .values()
+            .map(|f| (f.path.clone(), Some(f.end)))
+            .chain(st.set_aside.values().map(|p| (p.clone(), None)))
+            .collect()
+    }
+}
+
+fn remove(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", path)(e)),
+    }
+}
+
+/// Check every frame of the journal file at `path` (its valid length `end`
+/// when known): the damage found.
+pub(crate) fn verify_file(path: &Path, end: Option<u64>) -> Vec<Damage> {
+    let damage = |offset, reason: String| Damage {
+        path: path.to_path_buf(),
+        offset,
+        reason,
+    };
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => return vec![damage(0, e.to_string())],
+    };
+    let header = match journal::decode_header(&bytes) {
+        Ok(h) => h,
+        Err(e) => return vec![Damage::from_error(path, &e.into_error(path))],
+    };
+    let limit = end.map_or(bytes.len(), |e| (e as usize).min(bytes.len()));
+    let scan = journal::scan(&bytes[..limit], header.salt);
+    let mut out: Vec<Damage> = scan.damage.into_iter().map(|(o, r)| damage(o, r)).collect();
+    if scan.torn {
+        out.push(damage(scan.end, "torn frame at the end".into()));
+    }
+    out
+}
