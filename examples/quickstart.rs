@@ -6,7 +6,10 @@
 use std::time::Duration;
 
 use runlog::sample::{Config, Generator};
-use runlog::{Level, ManualClock, Preset, Query, StoreOptions, Timestamp};
+use runlog::{
+    Clock, Level, LogRecord, ManualClock, NewRun, Preset, Query, RunQuery, RunStatus, StoreOptions,
+    Timestamp, Trigger,
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
@@ -117,6 +120,82 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for r in batch.iter().take(3) {
         print_line(r);
     }
+
+    // 8. Runs: the runtime records each job's run; a failed attempt is
+    // retried by the policy (3 retries, 5 s × 2 by default), and a retry
+    // that succeeds supersedes the failure and hides its logs.
+    let now = clock.now();
+    for (i, flow) in ["nightly-export", "sync-orders", "sync-orders"]
+        .iter()
+        .enumerate()
+    {
+        let job = format!("sched-{i}");
+        logs.start_run(&NewRun::new(job.as_str(), *flow, Trigger::Scheduler).env("prod"))?;
+        logs.append(&LogRecord::new(now, Level::Info, job.as_str(), "flow started").flow(*flow))?;
+    }
+    logs.attempt_succeeded("sched-0", 1)?;
+    logs.append(
+        &LogRecord::new(
+            now,
+            Level::Error,
+            "sched-1",
+            "POST /orders: 503 Service Unavailable",
+        )
+        .flow("sync-orders"),
+    )?;
+    let run = logs.attempt_failed("sched-1", 1, "POST /orders: 503")?;
+    println!(
+        "
+run sched-1 after its first failure: {} (retry due {})",
+        run.status,
+        run.next_retry.map(|t| t.to_string()).unwrap_or_default()
+    );
+    clock.advance(Duration::from_secs(5));
+    for ticket in logs.due_retries(clock.now())? {
+        // The runtime runs the flow again; its logs carry the new attempt.
+        let r = LogRecord::new(
+            clock.now(),
+            Level::Info,
+            ticket.job_id.as_str(),
+            "orders synced",
+        )
+        .flow(ticket.flow.as_str())
+        .attempt(ticket.attempt);
+        logs.append(&r)?;
+        logs.attempt_succeeded(&ticket.job_id, ticket.attempt)?;
+    }
+    let job = logs.job_logs("sched-1")?;
+    let all = logs.job_logs_all("sched-1")?;
+    println!(
+        "sched-1 is now {}: {} logs shown, {} with the superseded attempt",
+        logs.run("sched-1")?
+            .map(|r| r.status.to_string())
+            .unwrap_or_default(),
+        job.len(),
+        all.len()
+    );
+    println!("scheduled tasks of the last day:");
+    for r in logs
+        .scheduled_tasks(&RunQuery::new().preset(Preset::LastDay))?
+        .runs
+    {
+        println!(
+            "  {} {:<8} {:<16} {:<10} {} attempt(s)",
+            r.trigger_time,
+            r.job_id,
+            r.flow,
+            r.status,
+            r.attempts.len()
+        );
+    }
+    let counts = logs.count_runs(&RunQuery::new().preset(Preset::LastDay))?;
+    println!(
+        "runs of the last day: {} — {} running, {} successful, {} failed",
+        counts.total,
+        counts.status(RunStatus::Running),
+        counts.status(RunStatus::Successful),
+        counts.status(RunStatus::Failed)
+    );
 
     let report = logs.verify()?;
     println!(

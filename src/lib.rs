@@ -24,6 +24,15 @@
 //! - **Retention**: records are kept 30 days by default; whole segments are
 //!   dropped once their partition is past the horizon, and reads never
 //!   return a record older than it.
+//! - **Runs**: a run record per job (trigger, attempts, retry state),
+//!   driven by the runtime through [`Project::start_run`],
+//!   [`Project::attempt_failed`] (the [`RetryPolicy`] decides: retry later
+//!   or `Failed`), [`Project::due_retries`] (claims, each retry once),
+//!   [`Project::attempt_succeeded`] and [`Project::retry_manually`]. A
+//!   successful retry supersedes the earlier failures: their logs are
+//!   hidden from default queries ([`Query::include_superseded`] shows
+//!   them). Runs and scheduled tasks are listed with [`Project::runs`] and
+//!   [`Project::scheduled_tasks`]. See [`journal`] for the byte layout.
 //! - **One writer**: a lock file keeps a second writing process out with
 //!   [`Error::Locked`]; any number of processes may open the store
 //!   read-only meanwhile ([`Store::open_read_only`]).

@@ -37,6 +37,8 @@ pub(crate) struct LedgerState {
     set_aside: BTreeMap<(u32, u32), PathBuf>,
     poisoned: Option<(PathBuf, String)>,
     uses: u64,
+    /// Whether the journal directory is known to exist durably.
+    dir_ready: bool,
 }
 
 /// What replaying events found: runs that supersede earlier failures,
@@ -308,7 +310,14 @@ impl Ledger {
                     what: "run",
                     reason: format!("run partition {partition} has no journal generation left"),
                 })?;
-                crate::fs::create_dir(&self.dir)?;
+                if !st.dir_ready {
+                    // The directory's own entry must survive a power loss too.
+                    crate::fs::create_dir(&self.dir)?;
+                    if let Some(parent) = self.dir.parent() {
+                        crate::fs::sync_dir(parent)?;
+                    }
+                    st.dir_ready = true;
+                }
                 let header = JournalHeader {
                     partition,
                     generation,
