@@ -40,7 +40,7 @@ impl Source<'_> {
     pub(crate) fn is_hidden(&self, ord: u32) -> bool {
         self.hidden
             .as_ref()
-            .is_some_and(|h| h.binary_search(&ord).is_ok())
+            .is_some_and(|h| h.ords.binary_search(&ord).is_ok())
     }
 
     /// Whether a matching record is shown: not superseded, or marked as
@@ -186,6 +186,9 @@ pub(crate) fn collect_group(
         heads[k] = streams[k].next(&group[k]);
         *upper = key;
         let src = &group[k];
+        if !filter.include_superseded && src.is_hidden(key.1.ordinal) {
+            continue;
+        }
         match src.view.read(key.1.ordinal, false) {
             Ok(mut rec) => {
                 if filter.confirm(&rec.record) && src.keep(&mut rec, filter) {
@@ -209,17 +212,6 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
-    fn remove(&mut self, level: u8, time: i64) {
-        let l = &mut self.by_level[level as usize];
-        *l = l.saturating_sub(1);
-        if let Some((start, width, counts)) = &mut self.buckets {
-            let i = ((time - *start) / *width) as usize;
-            if let Some(c) = counts.get_mut(i) {
-                *c = c.saturating_sub(1);
-            }
-        }
-    }
-
     fn add(&mut self, level: u8, time: i64, n: u64) {
         self.by_level[level as usize] += n;
         if let Some((start, width, counts)) = &mut self.buckets {
@@ -242,47 +234,19 @@ pub(crate) fn count_source(
     tally: &mut Tally,
     note: &dyn Fn(Damage),
 ) -> Result<()> {
-    count_matches(src, filter, from, to, tally, note)?;
-    let read_each = filter.has_words() || matches!(src.index, IndexRef::Missing);
-    if let Some(hidden) = &src.hidden
-        && !filter.include_superseded
-        && !read_each
-    {
-        // Counted from the bitmaps: take the hidden ones out again.
-        for &ord in hidden.iter() {
-            match src.view.read(ord, false) {
-                Ok(rec) => {
-                    let t = rec.record.time.as_micros();
-                    if t >= from && t < to && filter.confirm(&rec.record) {
-                        tally.remove(rec.record.level.code(), t);
-                    }
-                }
-                Err(e) => note(Damage::from_error(src.view.path, &e)),
-            }
-        }
-    }
-    Ok(())
-}
-
-/// [`count_source`] with every record, superseded or not, except where
-/// records are read one by one anyway.
-fn count_matches(
-    src: &Source<'_>,
-    filter: &Filter,
-    from: i64,
-    to: i64,
-    tally: &mut Tally,
-    note: &dyn Fn(Damage),
-) -> Result<()> {
     let v = &src.view;
     let lo = v.position_below(from, MIN_ID);
     let hi = v.position_below(to, MIN_ID);
     if lo >= hi {
         return Ok(());
     }
+    // Hidden records (superseded attempts) to leave out, as ranks of a
+    // sealed segment or ordinals of an active one.
+    let hidden = src.hidden.as_deref().filter(|_| !filter.include_superseded);
     match src.index {
         IndexRef::Disk(ix) if !filter.has_words() => {
             let cand = filter.candidates(src.index, &src.index_path())?;
+            let hidden_ranks = hidden.and_then(|h| h.ranks.as_ref());
             let whole = lo == 0 && hi == v.len();
             for l in Level::ALL {
                 let code = l.code();
@@ -292,7 +256,10 @@ fn count_matches(
                 let err = |e: crate::segment::format::DecodeError| e.into_error(&src.index_path());
                 let n = match &cand {
                     Cand::All if whole && tally.buckets.is_none() => {
-                        ix.cardinality(IndexField::Level, &[code]).map_err(err)?
+                        let hidden_n = hidden.map_or(0, |h| h.by_level[usize::from(code)]);
+                        ix.cardinality(IndexField::Level, &[code])
+                            .map_err(err)?
+                            .saturating_sub(hidden_n)
                     }
                     cand => {
                         let mut bm = ix
@@ -301,6 +268,9 @@ fn count_matches(
                             .unwrap_or_default();
                         if let Cand::Ranks(c) = cand {
                             bm &= c;
+                        }
+                        if let Some(h) = hidden_ranks {
+                            bm -= h;
                         }
                         if let Some((start, width, counts)) = &mut tally.buckets {
                             // Bucket edges as ranks: records are in time order.
@@ -342,6 +312,9 @@ fn count_matches(
                     None => Cow::Borrowed(level_bm),
                 };
                 for &ord in ords.as_slice() {
+                    if hidden.is_some_and(|h| h.ords.binary_search(&ord).is_ok()) {
+                        continue;
+                    }
                     let t = src.view.time(ord);
                     if t >= from && t < to {
                         tally.add(code, t, 1);

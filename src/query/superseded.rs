@@ -11,15 +11,31 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use roaring::RoaringBitmap;
+
 use crate::error::Result;
 use crate::index::IndexField;
 use crate::query::exec::Source;
 use crate::query::filter::{Cand, Filter, IndexRef};
-use crate::record::{LogRecord, SegmentId, Text};
+use crate::record::{LogRecord, RecordId, SegmentId, Text};
 use crate::segment::recovery::Damage;
 
-/// Sorted ordinals of hidden records of one segment.
-pub(crate) type HiddenOrds = Arc<Vec<u32>>;
+/// The hidden records of one segment.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HiddenSet {
+    /// Their ordinals, sorted.
+    pub(crate) ords: Vec<u32>,
+    /// Their level codes, in the order of `ords`.
+    levels: Vec<u8>,
+    /// How many there are of each level.
+    pub(crate) by_level: [u64; 4],
+    /// Their ranks (positions in time order), once the segment is sealed:
+    /// subtracted from rank bitmaps when counting.
+    pub(crate) ranks: Option<RoaringBitmap>,
+}
+
+/// A segment's hidden records, shared with the queries reading it.
+pub(crate) type HiddenOrds = Arc<HiddenSet>;
 
 #[derive(Debug, Default)]
 pub(crate) struct Hidden {
@@ -61,9 +77,12 @@ impl Hidden {
         if self.hides(r)
             && let Some((_, ords)) = self.segs.get_mut(&id)
         {
-            let ords = Arc::make_mut(ords);
-            if ords.last().is_none_or(|&last| last < ord) {
-                ords.push(ord);
+            let set = Arc::make_mut(ords);
+            if set.ords.last().is_none_or(|&last| last < ord) {
+                set.ords.push(ord);
+                set.levels.push(r.level.code());
+                set.by_level[usize::from(r.level.code())] += 1;
+                set.ranks = None;
             }
         }
     }
@@ -106,11 +125,25 @@ impl Hidden {
         }
         let id = src.view.id;
         let now = self.log.len();
-        let (from, mut ords) = match self.segs.get(&id) {
-            Some((v, ords)) if *v == now => {
-                return Ok((!ords.is_empty()).then(|| Arc::clone(ords)));
+        let sealed = matches!(src.index, IndexRef::Disk(_));
+        let (from, mut ords) = match self.segs.get_mut(&id) {
+            Some((v, set)) if *v == now => {
+                if set.ords.is_empty() {
+                    return Ok(None);
+                }
+                if sealed && set.ranks.is_none() {
+                    Arc::make_mut(set).ranks = Some(ranks_of(src, &set.ords));
+                }
+                return Ok(Some(Arc::clone(set)));
             }
-            Some((v, ords)) => (Some(*v), ords.as_ref().clone()),
+            Some((v, set)) => (
+                Some(*v),
+                set.ords
+                    .iter()
+                    .copied()
+                    .zip(set.levels.iter().copied())
+                    .collect(),
+            ),
             None => (None, Vec::new()),
         };
         match from {
@@ -122,15 +155,31 @@ impl Hidden {
             None => self.full(src, &mut ords, note)?,
         }
         ords.sort_unstable();
-        ords.dedup();
-        let ords = Arc::new(ords);
-        self.segs.insert(id, (now, Arc::clone(&ords)));
-        Ok((!ords.is_empty()).then_some(ords))
+        ords.dedup_by_key(|(ord, _)| *ord);
+        let (ords, levels): (Vec<u32>, Vec<u8>) = ords.into_iter().unzip();
+        let mut by_level = [0; 4];
+        for &l in &levels {
+            by_level[usize::from(l & 3)] += 1;
+        }
+        let ranks = (sealed && !ords.is_empty()).then(|| ranks_of(src, &ords));
+        let set = Arc::new(HiddenSet {
+            ords,
+            levels,
+            by_level,
+            ranks,
+        });
+        self.segs.insert(id, (now, Arc::clone(&set)));
+        Ok((!set.ords.is_empty()).then_some(set))
     }
 
     /// Every hidden ordinal of `src`, from its job terms or from the
     /// superseded jobs, whichever are fewer.
-    fn full(&self, src: &Source<'_>, out: &mut Vec<u32>, note: &dyn Fn(Damage)) -> Result<()> {
+    fn full(
+        &self,
+        src: &Source<'_>,
+        out: &mut Vec<(u32, u8)>,
+        note: &dyn Fn(Damage),
+    ) -> Result<()> {
         let terms: Option<Vec<Text>> = match src.index {
             _ if self.jobs.len() <= 64 => None,
             IndexRef::Mem(m) => Some(
@@ -152,7 +201,9 @@ impl Hidden {
                         continue;
                     }
                     match v.read(ord, false) {
-                        Ok(rec) if self.hides(&rec.record) => out.push(ord),
+                        Ok(rec) if self.hides(&rec.record) => {
+                            out.push((ord, rec.record.level.code()))
+                        }
                         Ok(_) => {}
                         Err(e) => note(Damage::from_error(v.path, &e)),
                     }
@@ -183,7 +234,7 @@ fn job_ords(
     src: &Source<'_>,
     job: &str,
     attempt: u32,
-    out: &mut Vec<u32>,
+    out: &mut Vec<(u32, u8)>,
     note: &dyn Fn(Damage),
 ) -> Result<()> {
     let v = &src.view;
@@ -194,10 +245,27 @@ fn job_ords(
     };
     for ord in ords {
         match v.read(ord, false) {
-            Ok(rec) if rec.record.job_id == job && rec.record.attempt < attempt => out.push(ord),
+            Ok(rec) if rec.record.job_id == job && rec.record.attempt < attempt => {
+                out.push((ord, rec.record.level.code()))
+            }
             Ok(_) => {}
             Err(e) => note(Damage::from_error(v.path, &e)),
         }
     }
     Ok(())
+}
+
+/// The ranks (positions in time order) of ordinals `ords` of `src`.
+fn ranks_of(src: &Source<'_>, ords: &[u32]) -> RoaringBitmap {
+    let v = &src.view;
+    ords.iter()
+        .filter(|&&ord| v.offset(ord).is_some())
+        .map(|&ord| {
+            let id = RecordId {
+                segment: v.id,
+                ordinal: ord,
+            };
+            v.position_below(v.time(ord), id) as u32
+        })
+        .collect()
 }
