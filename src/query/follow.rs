@@ -19,6 +19,11 @@ const POLL: Duration = Duration::from_millis(200);
 /// Each record is returned exactly once, including records that arrive
 /// late or in a new segment; each batch is sorted oldest first.
 ///
+/// Records of attempts already superseded by a successful retry when they
+/// are read are left out (unless the query
+/// [includes them](Query::include_superseded)); a record returned before
+/// its attempt was superseded is not taken back.
+///
 /// ```
 /// use runlog::{Level, LogRecord, Query, Store};
 /// use std::time::Duration;

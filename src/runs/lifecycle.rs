@@ -362,7 +362,9 @@ impl Project {
     }
 
     /// Set the project's retry policy (for flows without their own).
-    /// Decisions already recorded keep their due times.
+    /// Decisions already recorded keep their due times. Policies are
+    /// configuration, not data: they are not stored, so a runtime sets
+    /// them each time it opens the store.
     pub fn set_retry_policy(&self, policy: RetryPolicy) -> Result<()> {
         policy.validate()?;
         self.inner.policies.write().default = policy;
