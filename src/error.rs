@@ -173,7 +173,9 @@ pub enum Error {
     CursorMismatch,
 
     /// [`Project::start_run`](crate::Project::start_run) with a job ID
-    /// the project already has a run for; nothing changed.
+    /// the project already has a run for; nothing changed. Job IDs must be
+    /// unique while their runs are kept: a run past the retention horizon
+    /// still holds its ID until retention drops its whole partition.
     #[error("job {job_id:?} already has a run")]
     JobExists {
         /// The job ID given.

@@ -201,7 +201,7 @@ impl ProjectInner {
         if !replay.superseding.is_empty() {
             let mut hidden = self.hidden.lock();
             for s in replay.superseding {
-                hidden.supersede(s.job_id, s.attempt);
+                hidden.supersede(s.job_id, s.attempt, s.partition);
             }
         }
         replay.damage.into_iter().for_each(|d| self.note_damage(d));
@@ -479,13 +479,12 @@ impl ProjectInner {
             st.epoch += 1;
             crate::fs::sync_dir(&self.dir)?;
         }
-        let journals = self.runs.drop_before(self.first_kept_partition(now))?;
+        let first_kept = self.first_kept_partition(now);
+        let journals = self.runs.drop_before(first_kept)?;
         if !expired.is_empty() || journals > 0 {
-            let runs = self.runs.read();
-            self.hidden.lock().retain(
-                |id| st.segments.contains_key(&id),
-                |job| runs.table.get(job).is_some(),
-            );
+            self.hidden
+                .lock()
+                .retain(|id| st.segments.contains_key(&id), first_kept);
         }
         Ok(expired.len())
     }

@@ -39,8 +39,9 @@ pub(crate) type HiddenOrds = Arc<HiddenSet>;
 
 #[derive(Debug, Default)]
 pub(crate) struct Hidden {
-    /// Job → its successful attempt: records of lower attempts are superseded.
-    jobs: HashMap<Text, u32>,
+    /// Job → its successful attempt (records of lower attempts are
+    /// superseded), and the last journal partition recording that.
+    jobs: HashMap<Text, (u32, u32)>,
     /// The jobs in the order they were superseded.
     log: Vec<(Text, u32)>,
     /// Per segment: how much of `log` it reflects, and its hidden ordinals.
@@ -48,13 +49,16 @@ pub(crate) struct Hidden {
 }
 
 impl Hidden {
-    /// Records of `job_id` with an attempt below `attempt` are superseded.
-    pub(crate) fn supersede(&mut self, job_id: Text, attempt: u32) {
-        if self.jobs.get(&job_id).is_some_and(|&a| a >= attempt) {
-            return;
+    /// Records of `job_id` with an attempt below `attempt` are superseded,
+    /// as recorded in journal partition `partition`.
+    pub(crate) fn supersede(&mut self, job_id: Text, attempt: u32, partition: u32) {
+        match self.jobs.get_mut(&job_id) {
+            Some((a, p)) if *a >= attempt => *p = (*p).max(partition),
+            _ => {
+                self.jobs.insert(job_id.clone(), (attempt, partition));
+                self.log.push((job_id, attempt));
+            }
         }
-        self.jobs.insert(job_id.clone(), attempt);
-        self.log.push((job_id, attempt));
     }
 
     /// Whether no job is superseded (queries then pay nothing).
@@ -64,7 +68,7 @@ impl Hidden {
 
     /// The successful attempt of a superseding job.
     pub(crate) fn attempt_of(&self, job_id: &str) -> Option<u32> {
-        self.jobs.get(job_id).copied()
+        self.jobs.get(job_id).map(|&(a, _)| a)
     }
 
     /// Whether `r` is a record of a superseded attempt.
@@ -87,15 +91,12 @@ impl Hidden {
         }
     }
 
-    /// Forget segments that are gone, and jobs whose runs are.
-    pub(crate) fn retain(
-        &mut self,
-        segment: impl Fn(SegmentId) -> bool,
-        job: impl Fn(&str) -> bool,
-    ) {
+    /// Forget segments that are gone, and jobs recorded superseded only
+    /// in journal partitions before `first_kept` (dropped by retention).
+    pub(crate) fn retain(&mut self, segment: impl Fn(SegmentId) -> bool, first_kept: u32) {
         self.segs.retain(|id, _| segment(*id));
         let before = self.jobs.len();
-        self.jobs.retain(|j, _| job(j));
+        self.jobs.retain(|_, (_, p)| *p >= first_kept);
         if self.jobs.len() != before {
             // Segments keep what they computed; their place in the log
             // moves to count only the entries kept.
@@ -214,13 +215,13 @@ impl Hidden {
         match terms {
             Some(terms) => {
                 for t in terms {
-                    if let Some(&a) = self.jobs.get(&t) {
+                    if let Some(&(a, _)) = self.jobs.get(&t) {
                         job_ords(src, &t, a, out, note)?;
                     }
                 }
             }
             None => {
-                for (job, &a) in &self.jobs {
+                for (job, &(a, _)) in &self.jobs {
                     job_ords(src, job, a, out, note)?;
                 }
             }

@@ -123,6 +123,15 @@ pub enum Event {
         /// When a retry is due (µs); `None`: the run is `Failed`.
         retry_at: Option<i64>,
     },
+    /// A run that started in an earlier partition succeeded at `attempt`:
+    /// logs of lower attempts of the job stay hidden while this file is
+    /// kept, even once the run's own partition has been dropped.
+    Superseded {
+        /// Job ID.
+        job_id: Text,
+        /// The successful attempt.
+        attempt: u32,
+    },
 }
 
 impl Event {
@@ -132,7 +141,8 @@ impl Event {
             Event::Start { job_id, .. }
             | Event::Attempt { job_id, .. }
             | Event::Succeeded { job_id, .. }
-            | Event::Failed { job_id, .. } => job_id,
+            | Event::Failed { job_id, .. }
+            | Event::Superseded { job_id, .. } => job_id,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! journal events (checked against the run's state, recorded, applied),
 //! or reads the run table.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use crate::error::{Error, Result};
@@ -9,7 +10,7 @@ use crate::project::{Project, ProjectInner};
 use crate::record::Text;
 use crate::runs::journal::Event;
 use crate::runs::select::{self, RunCounts, RunCursor, RunPage, RunQuery};
-use crate::runs::table::RunTable;
+use crate::runs::table::{RunTable, Superseding};
 use crate::runs::{AttemptTicket, MAX_ERROR_BYTES, NewRun, RetryPolicy, Run, Trigger};
 use crate::time::Timestamp;
 
@@ -27,26 +28,51 @@ impl ProjectInner {
     }
 
     /// Record one event about an existing run (built from it by `make`),
-    /// and return the run as it then is.
+    /// and return the run as it then is. If the event makes the run
+    /// supersede earlier attempts and the run started in an earlier
+    /// partition, an [`Event::Superseded`] marker also goes to the current
+    /// partition (in the same critical section), so its logs stay hidden as
+    /// long as logs written until now are kept.
     fn record_one(&self, job_id: &str, make: impl FnOnce(&Run) -> Event) -> Result<Run> {
         let mut make = Some(make);
+        let now_partition = self.partition_of(self.now()).ok();
+        let marker: RefCell<Option<Superseding>> = RefCell::new(None);
         let mut out = None;
-        self.runs.record(
+        let result = self.runs.record(
             |table| {
-                let Some(make) = make.take() else {
-                    return Ok(None);
-                };
-                let run = self.visible(table, job_id)?;
-                let p = table.partition_of(job_id).unwrap_or_default();
-                Ok(Some((make(run), p, ())))
+                if let Some(make) = make.take() {
+                    let run = self.visible(table, job_id)?;
+                    let p = table.partition_of(job_id).unwrap_or_default();
+                    return Ok(Some((make(run), p, ())));
+                }
+                Ok(marker.borrow_mut().take().and_then(|s| {
+                    let now = now_partition.filter(|&now| now > s.partition)?;
+                    let event = Event::Superseded {
+                        job_id: s.job_id,
+                        attempt: s.attempt,
+                    };
+                    Some((event, now, ()))
+                }))
             },
             |table, (), superseding| {
                 if let Some(s) = superseding {
-                    self.hidden.lock().supersede(s.job_id, s.attempt);
+                    self.hidden
+                        .lock()
+                        .supersede(s.job_id.clone(), s.attempt, s.partition);
+                    *marker.borrow_mut() = Some(s);
                 }
-                out = table.get(job_id).cloned();
+                if out.is_none() {
+                    out = table.get(job_id).cloned();
+                }
             },
-        )?;
+        );
+        match result {
+            // The event itself is recorded even if the marker failed (the
+            // writer may then be poisoned, which the next call reports).
+            Err(_) if out.is_some() => {}
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
         out.ok_or_else(|| Error::UnknownJob {
             job_id: job_id.to_owned(),
         })

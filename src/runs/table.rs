@@ -71,6 +71,9 @@ pub(crate) struct Superseding {
     pub(crate) job_id: Text,
     /// The successful attempt: logs of lower attempts are superseded.
     pub(crate) attempt: u32,
+    /// The journal partition holding the fact: it holds while that
+    /// partition is kept.
+    pub(crate) partition: u32,
 }
 
 /// Every run of a project, by partition of trigger time.
@@ -99,6 +102,8 @@ impl RunTable {
     pub(crate) fn check(&self, event: &Event) -> Result<()> {
         let job_id = event.job_id();
         let run = match (event, self.get(job_id)) {
+            // A standalone fact about logs, valid whether or not the run is kept.
+            (Event::Superseded { .. }, _) => return Ok(()),
             (Event::Start { .. }, None) => return Ok(()),
             (Event::Start { .. }, Some(_)) => {
                 return Err(Error::JobExists {
@@ -123,7 +128,7 @@ impl RunTable {
             })
         };
         let (action, wanted, number, expected) = match event {
-            Event::Start { .. } => unreachable!("handled above"),
+            Event::Start { .. } | Event::Superseded { .. } => unreachable!("handled above"),
             Event::Attempt {
                 attempt,
                 manual: true,
@@ -194,11 +199,18 @@ impl RunTable {
             self.jobs.insert(job_id, (partition, pos));
             return None;
         }
+        if let Event::Superseded { job_id, attempt } = event {
+            return Some(Superseding {
+                job_id,
+                attempt,
+                partition,
+            });
+        }
         let &(p, pos) = self.jobs.get(event.job_id())?;
         let part = self.parts.get_mut(&p)?;
         let run = &mut part.runs[pos as usize];
         match event {
-            Event::Start { .. } => None,
+            Event::Start { .. } | Event::Superseded { .. } => None,
             Event::Attempt {
                 attempt,
                 time,
@@ -236,6 +248,7 @@ impl RunTable {
                         superseding = Some(Superseding {
                             job_id,
                             attempt: a.number,
+                            partition: p,
                         });
                     }
                 }
