@@ -206,6 +206,14 @@ pub enum Error {
         reason: String,
     },
 
+    /// Writing an export to its destination failed (nothing is wrong
+    /// with the store).
+    #[error("export failed: {reason}")]
+    Export {
+        /// What went wrong.
+        reason: String,
+    },
+
     /// A query named a saved preset the project does not have.
     #[error("no saved preset named {name:?}")]
     UnknownPreset {

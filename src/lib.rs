@@ -86,6 +86,7 @@
 
 mod clock;
 mod error;
+mod export;
 mod fs;
 mod index;
 mod mmap;
@@ -103,6 +104,7 @@ mod time;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
+pub use export::{EXPORT_PAGE, ExecutionBundle, ExportFormat, ExportRow, ExportSummary};
 pub use options::{StoreOptions, SyncPolicy};
 pub use presets::{MAX_PRESET_NAME, SavedRange};
 pub use project::{Project, Records, SegmentInfo};

@@ -92,6 +92,61 @@ impl fmt::Display for Timestamp {
     }
 }
 
+impl std::str::FromStr for Timestamp {
+    type Err = crate::Error;
+    /// RFC 3339 (`2025-11-25T08:30:00Z`, any offset, up to nanoseconds,
+    /// kept to microseconds), as [`Display`](fmt::Display) writes it.
+    fn from_str(s: &str) -> crate::Result<Timestamp> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| Timestamp::from(t.with_timezone(&Utc)))
+            .map_err(|e| crate::Error::InvalidArgument {
+                what: "time",
+                reason: format!("{s:?} is not an RFC 3339 time ({e}); e.g. 2025-11-25T08:30:00Z"),
+            })
+    }
+}
+
+/// Serde helpers writing a [`Timestamp`] as RFC 3339 text (for exports).
+pub(crate) mod rfc3339 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    use super::Timestamp;
+
+    pub(crate) fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(t)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse().map_err(D::Error::custom)
+    }
+
+    /// The same for `Option<Timestamp>` (`null` for `None`).
+    pub(crate) mod option {
+        use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+        use super::Timestamp;
+
+        pub(crate) fn serialize<S: Serializer>(
+            t: &Option<Timestamp>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.collect_str(t),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<Timestamp>, D::Error> {
+            let text = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
+            text.map(|t| t.parse().map_err(D::Error::custom))
+                .transpose()
+        }
+    }
+}
+
 /// A duration as whole microseconds, saturating at `i64::MAX`.
 pub(crate) fn duration_micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)

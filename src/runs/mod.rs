@@ -142,8 +142,10 @@ pub struct Attempt {
     /// [`LogRecord::attempt`](crate::LogRecord::attempt)).
     pub number: u32,
     /// When it started.
+    #[serde(with = "crate::time::rfc3339")]
     pub start: Timestamp,
     /// When it ended, once it has.
+    #[serde(with = "crate::time::rfc3339::option")]
     pub end: Option<Timestamp>,
     /// How it ended.
     pub outcome: Outcome,
@@ -171,12 +173,15 @@ pub struct Run {
     /// What started it.
     pub trigger: Trigger,
     /// When it was triggered.
+    #[serde(with = "crate::time::rfc3339")]
     pub trigger_time: Timestamp,
     /// When its last attempt ended, once the run is `Successful` or `Failed`.
+    #[serde(with = "crate::time::rfc3339::option")]
     pub end_time: Option<Timestamp>,
     /// Where it stands.
     pub status: RunStatus,
     /// When the next automatic retry is due (`Retrying` only).
+    #[serde(with = "crate::time::rfc3339::option")]
     pub next_retry: Option<Timestamp>,
     /// Its attempts, oldest first.
     pub attempts: Vec<Attempt>,
@@ -315,8 +320,10 @@ pub struct AttemptTicket {
     /// What first started the run.
     pub trigger: Trigger,
     /// When the run was triggered.
+    #[serde(with = "crate::time::rfc3339")]
     pub trigger_time: Timestamp,
     /// When the attempt was recorded as started.
+    #[serde(with = "crate::time::rfc3339")]
     pub start: Timestamp,
 }
 

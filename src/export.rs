@@ -1,0 +1,287 @@
+//! Download: every record matching a query streamed to a writer as JSON
+//! Lines or CSV, in bounded memory; and execution bundles (one job's run
+//! and every log line in one JSON document).
+//!
+//! Both formats write one [`ExportRow`] per record, newest first (the
+//! order of [`Project::query`](crate::Project::query)), with times in RFC
+//! 3339. CSV has a header line with the field names; quoting follows RFC
+//! 4180 (fields with commas, quotes or line breaks are quoted). An export
+//! reads one page of at most [`EXPORT_PAGE`] records at a time, so its
+//! memory does not grow with the result.
+
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::project::Project;
+use crate::query::Query;
+use crate::query::exec::Key;
+use crate::query::filter::Filter;
+use crate::record::{LogRecord, RecordId, StoredRecord};
+use crate::runs::Run;
+
+/// Records read per page during an export.
+pub const EXPORT_PAGE: usize = 1_000;
+
+/// The format of a download.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    JsonLines,
+    /// Comma-separated values with a header line.
+    Csv,
+}
+
+impl std::str::FromStr for ExportFormat {
+    type Err = Error;
+    /// `jsonl` (or `json`, `ndjson`) and `csv`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "jsonl" | "json" | "ndjson" => Ok(ExportFormat::JsonLines),
+            "csv" => Ok(ExportFormat::Csv),
+            _ => Err(Error::InvalidArgument {
+                what: "export format",
+                reason: format!("unknown format {s:?}; expected jsonl or csv"),
+            }),
+        }
+    }
+}
+
+/// One exported log line: a line of JSON Lines, a row of CSV.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRow {
+    /// The record ID (`partition.generation.ordinal`).
+    pub id: String,
+    /// RFC 3339 time.
+    pub time: String,
+    /// `DEBUG`, `INFO`, `WARN` or `ERROR`.
+    pub level: String,
+    /// Job ID.
+    pub job_id: String,
+    /// Flow.
+    pub flow: String,
+    /// Component or connector.
+    pub component: String,
+    /// Action.
+    pub action: String,
+    /// Category.
+    pub category: String,
+    /// Environment.
+    pub env: String,
+    /// App.
+    pub app: String,
+    /// App version.
+    pub version: String,
+    /// Attempt of the job that wrote it.
+    pub attempt: u32,
+    /// The summary.
+    pub content: String,
+    /// The details, when the export includes them and the record has them
+    /// (CSV: an empty field for none).
+    pub detail: Option<String>,
+    /// Written by an attempt a successful retry superseded.
+    pub superseded: bool,
+}
+
+impl ExportRow {
+    /// The row of a stored record.
+    pub fn new(r: &StoredRecord) -> ExportRow {
+        let rec = &r.record;
+        ExportRow {
+            id: r.id.to_string(),
+            time: rec.time.to_string(),
+            level: rec.level.as_str().to_owned(),
+            job_id: rec.job_id.to_string(),
+            flow: rec.flow.to_string(),
+            component: rec.component.to_string(),
+            action: rec.action.to_string(),
+            category: rec.category.to_string(),
+            env: rec.env.to_string(),
+            app: rec.app.to_string(),
+            version: rec.version.to_string(),
+            attempt: rec.attempt,
+            content: rec.content.to_string(),
+            detail: rec.detail.clone(),
+            superseded: r.superseded,
+        }
+    }
+
+    /// The record ID and record the row was made from.
+    pub fn to_record(&self) -> Result<(RecordId, LogRecord)> {
+        let rec = LogRecord {
+            time: self.time.parse()?,
+            level: self.level.parse()?,
+            job_id: self.job_id.as_str().into(),
+            flow: self.flow.as_str().into(),
+            component: self.component.as_str().into(),
+            action: self.action.as_str().into(),
+            category: self.category.as_str().into(),
+            env: self.env.as_str().into(),
+            app: self.app.as_str().into(),
+            version: self.version.as_str().into(),
+            attempt: self.attempt,
+            content: self.content.as_str().into(),
+            detail: self.detail.clone(),
+        };
+        Ok((self.id.parse()?, rec))
+    }
+}
+
+/// How an export went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Records written.
+    pub records: u64,
+}
+
+/// One job's whole story: its run (if the project has one) with every
+/// attempt, and every log line of every attempt, oldest first, with
+/// details; lines of superseded attempts are included and marked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionBundle {
+    /// The job.
+    pub job_id: String,
+    /// Its run record.
+    pub run: Option<Run>,
+    /// Every log line, oldest first.
+    pub logs: Vec<ExportRow>,
+}
+
+fn write_err(e: impl std::fmt::Display) -> Error {
+    Error::Export {
+        reason: e.to_string(),
+    }
+}
+
+/// Writes rows in one format.
+enum Sink<W: Write> {
+    Json(W),
+    Csv(csv::Writer<W>),
+}
+
+impl<W: Write> Sink<W> {
+    fn new(format: ExportFormat, out: W) -> Self {
+        match format {
+            ExportFormat::JsonLines => Sink::Json(out),
+            ExportFormat::Csv => Sink::Csv(csv::Writer::from_writer(out)),
+        }
+    }
+
+    fn row(&mut self, row: &ExportRow) -> Result<()> {
+        match self {
+            Sink::Json(w) => {
+                serde_json::to_writer(&mut *w, row).map_err(write_err)?;
+                w.write_all(b"\n").map_err(write_err)
+            }
+            Sink::Csv(w) => w.serialize(row).map_err(write_err),
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        match self {
+            Sink::Json(mut w) => w.flush().map_err(write_err),
+            Sink::Csv(mut w) => w.flush().map_err(write_err),
+        }
+    }
+}
+
+impl Project {
+    /// Write every record matching `q` (its range and filters; its limit
+    /// is ignored, and a cursor continues after it) to `out`, newest first,
+    /// in `format`, with each record's detail when `details` is set.
+    /// `progress` is called with the number of records written so far
+    /// after each page and at the end. Memory stays bounded: records are
+    /// read a page at a time. Records appended meanwhile that sort below
+    /// the last one written are included.
+    ///
+    /// ```
+    /// use runlog::{ExportFormat, Level, LogRecord, Query, Store};
+    /// # let dir = tempfile::tempdir()?;
+    /// let logs = Store::open(dir.path())?.project("shop")?;
+    /// let now = runlog::Clock::now(&runlog::SystemClock);
+    /// logs.append(&LogRecord::new(now, Level::Error, "job-1", "a \"quoted\", comma"))?;
+    /// let mut csv = Vec::new();
+    /// let done = logs.export(&Query::new(), ExportFormat::Csv, false, &mut csv, |_| {})?;
+    /// assert_eq!(done.records, 1);
+    /// assert!(String::from_utf8(csv)?.contains("\"a \"\"quoted\"\", comma\""));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn export(
+        &self,
+        q: &Query,
+        format: ExportFormat,
+        details: bool,
+        out: impl Write,
+        mut progress: impl FnMut(u64),
+    ) -> Result<ExportSummary> {
+        let inner = &self.inner;
+        let filter = Filter::new(q);
+        let (range, mut upper): (_, Option<Key>) = match q.cursor {
+            Some(c) if c.fingerprint != filter.fingerprint() => return Err(Error::CursorMismatch),
+            Some(c) => (c.range, Some((c.time.as_micros(), c.id))),
+            None => (inner.resolve(&q.range)?.range, None),
+        };
+        let mut sink = Sink::new(format, out);
+        let mut written = 0u64;
+        let mut page = Vec::with_capacity(EXPORT_PAGE);
+        loop {
+            page.clear();
+            let full = inner.search(&filter, range, upper, EXPORT_PAGE, &mut page)?;
+            for r in &page {
+                let row = if details && r.has_detail {
+                    match inner.get(r.id)? {
+                        Some(mut full) => {
+                            full.superseded = r.superseded;
+                            ExportRow::new(&full)
+                        }
+                        // Dropped by retention meanwhile.
+                        None => continue,
+                    }
+                } else {
+                    ExportRow::new(r)
+                };
+                sink.row(&row)?;
+                written += 1;
+            }
+            progress(written);
+            match (full, page.last()) {
+                (true, Some(last)) => upper = Some((last.record.time.as_micros(), last.id)),
+                _ => break,
+            }
+        }
+        sink.finish()?;
+        Ok(ExportSummary { records: written })
+    }
+
+    /// One job's run, attempts and every log line (superseded attempts
+    /// included and marked, details included); see [`ExecutionBundle`].
+    pub fn execution_bundle(&self, job_id: &str) -> Result<ExecutionBundle> {
+        let run = self.run(job_id)?;
+        let mut logs = Vec::new();
+        for r in self.job_logs_all(job_id)? {
+            let row = match (r.has_detail, self.get(r.id)?) {
+                (true, Some(mut full)) => {
+                    full.superseded = r.superseded;
+                    ExportRow::new(&full)
+                }
+                _ => ExportRow::new(&r),
+            };
+            logs.push(row);
+        }
+        Ok(ExecutionBundle {
+            job_id: job_id.to_owned(),
+            run,
+            logs,
+        })
+    }
+
+    /// Write [`execution_bundle`](Self::execution_bundle) as one JSON
+    /// document (pretty-printed).
+    pub fn export_execution(&self, job_id: &str, mut out: impl Write) -> Result<()> {
+        let bundle = self.execution_bundle(job_id)?;
+        serde_json::to_writer_pretty(&mut out, &bundle).map_err(write_err)?;
+        out.write_all(b"\n").map_err(write_err)?;
+        out.flush().map_err(write_err)
+    }
+}
