@@ -157,14 +157,14 @@ fn write_err(e: impl std::fmt::Display) -> Error {
 /// Writes rows in one format.
 enum Sink<W: Write> {
     Json(W),
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
 }
 
 impl<W: Write> Sink<W> {
     fn new(format: ExportFormat, out: W) -> Self {
         match format {
             ExportFormat::JsonLines => Sink::Json(out),
-            ExportFormat::Csv => Sink::Csv(csv::Writer::from_writer(out)),
+            ExportFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(out))),
         }
     }
 
