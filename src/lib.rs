@@ -107,7 +107,7 @@ pub use error::{Error, Result};
 pub use export::{EXPORT_PAGE, ExecutionBundle, ExportFormat, ExportRow, ExportSummary};
 pub use options::{StoreOptions, SyncPolicy};
 pub use presets::{MAX_PRESET_NAME, SavedRange};
-pub use project::{Project, Records, SegmentInfo};
+pub use project::{Project, ProjectStats, Records, SegmentInfo};
 pub use query::follow::Follow;
 pub use query::{Counts, Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page, Query};
 pub use record::{

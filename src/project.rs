@@ -1321,6 +1321,70 @@ impl ProjectInner {
     }
 }
 
+impl ProjectInner {
+    /// The oldest record time within the retention horizon, if any.
+    fn oldest(&self) -> Result<Option<Timestamp>> {
+        self.refresh()?;
+        let horizon = self.horizon(self.now()).as_micros();
+        let st = self.state.read();
+        let mut oldest: Option<i64> = None;
+        for (id, slot) in &st.segments {
+            if oldest.is_some_and(|o| o < self.partition_range(id.partition).0) {
+                break;
+            }
+            if let Some(view) = self.view(*id, slot) {
+                let lo = view.position_below(horizon, exec::MIN_ID);
+                if lo < view.len() {
+                    let t = view.time(view.order(lo));
+                    oldest = Some(oldest.map_or(t, |o| o.min(t)));
+                }
+            }
+        }
+        Ok(oldest.map(Timestamp::from_micros))
+    }
+
+    /// Bytes of every file of the project (segments, indexes, journals, presets).
+    fn bytes(&self) -> u64 {
+        let size_of_dir = |dir: &Path| -> u64 {
+            fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(|e| e.ok()?.metadata().ok())
+                        .filter(|m| m.is_file())
+                        .map(|m| m.len())
+                        .sum()
+                })
+                .unwrap_or(0)
+        };
+        size_of_dir(&self.dir) + size_of_dir(&self.dir.join(crate::runs::journal::JOURNAL_DIR))
+    }
+}
+
+/// What a project holds: see [`Project::stats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProjectStats {
+    /// Segment files.
+    pub segments: usize,
+    /// Of which sealed.
+    pub sealed: usize,
+    /// Of which could not be opened (see [`Project::damage`]).
+    pub damaged: usize,
+    /// Records within the retention horizon (superseded ones included).
+    pub records: u64,
+    /// Those records per level, indexed by [`Level::code`](crate::Level::code).
+    pub by_level: [u64; 4],
+    /// Bytes of every file of the project.
+    pub bytes: u64,
+    /// The oldest record's time.
+    pub oldest: Option<Timestamp>,
+    /// The newest record's time.
+    pub newest: Option<Timestamp>,
+    /// Runs within the retention horizon.
+    pub runs: u64,
+    /// Those runs per status, indexed by [`RunStatus::code`](crate::RunStatus::code).
+    pub runs_by_status: [u64; 4],
+}
+
 /// One segment's share of a batch: its encoded frames, and for each the
 /// offset in `buf` and the index of its record in the batch.
 struct Plan {
@@ -1482,6 +1546,32 @@ impl Project {
     /// (auto refresh); see [`Follow`].
     pub fn follow(&self, q: &Query) -> Result<Follow> {
         Follow::new(self.clone(), q)
+    }
+
+    /// What the project holds: files, records per level, time span, runs
+    /// per status. Counts come from the indexes; nothing is scanned.
+    pub fn stats(&self) -> Result<ProjectStats> {
+        let segments = self.segments()?;
+        let all = Query::new().all_time().include_superseded(true);
+        let counts = self.count(&all)?;
+        let newest = self
+            .query(&all.clone().limit(1))?
+            .records
+            .first()
+            .map(|r| r.record.time);
+        let runs = self.count_runs(&crate::RunQuery::new().all_time())?;
+        Ok(ProjectStats {
+            segments: segments.len(),
+            sealed: segments.iter().filter(|s| s.sealed).count(),
+            damaged: segments.iter().filter(|s| s.damaged).count(),
+            records: counts.total,
+            by_level: counts.by_level,
+            bytes: self.inner.bytes(),
+            oldest: self.inner.oldest()?,
+            newest,
+            runs: runs.total,
+            runs_by_status: runs.by_status,
+        })
     }
 
     /// Problems found so far (by recovery or reads): corrupt regions that
