@@ -160,7 +160,7 @@ impl ProjectInner {
         if !read_only {
             crate::fs::create_dir(&dir)?;
         }
-        let (runs, replay) = Ledger::open(&dir, read_only, opts.sync)?;
+        let (runs, replay) = Ledger::open(&dir, read_only, opts.sync, partition_len)?;
         let policies = RwLock::new(Policies {
             default: opts.retry_policy,
             flows: HashMap::new(),
@@ -1411,8 +1411,10 @@ impl Project {
     /// operating system (and synced, under [`SyncPolicy::Always`]).
     ///
     /// Refused, with nothing written: a field over its limit
-    /// ([`Error::FieldTooLarge`]), a time older than the retention horizon
-    /// ([`Error::TooOld`]) or too far in the future ([`Error::TooFarInFuture`]).
+    /// ([`Error::FieldTooLarge`]), an attempt of 0 ([`Error::InvalidArgument`]:
+    /// attempts are numbered from 1), a time older than the retention
+    /// horizon ([`Error::TooOld`]) or too far in the future
+    /// ([`Error::TooFarInFuture`]).
     pub fn append(&self, record: &LogRecord) -> Result<RecordId> {
         let ids = self.inner.append_batch(std::slice::from_ref(record))?;
         ids.into_iter()

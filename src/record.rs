@@ -310,6 +310,12 @@ impl LogRecord {
             Field::Content,
             Field::Detail,
         ];
+        if self.attempt == 0 {
+            return Err(Error::InvalidArgument {
+                what: "attempt",
+                reason: "attempts are numbered from 1".into(),
+            });
+        }
         for field in FIELDS {
             let len = self.field(field).len();
             if len > field.max_bytes() {

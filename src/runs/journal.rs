@@ -311,7 +311,7 @@ pub(crate) fn scan_from(b: &[u8], mut at: usize, mut seq: u32, salt: u64) -> Jou
             }
         }
     }
-    out.end = at as u64;
+    out.end = at.min(b.len()) as u64;
     out.next_seq = seq;
     out
 }

@@ -24,6 +24,8 @@ pub(crate) struct Ledger {
     dir: PathBuf,
     read_only: bool,
     sync: SyncPolicy,
+    /// Partition length (µs), for checking that runs are in their partition.
+    partition_len: i64,
     state: RwLock<LedgerState>,
     /// Serializes syncs (see `ProjectInner::syncing`).
     syncing: Mutex<()>,
@@ -56,11 +58,13 @@ impl Ledger {
         project_dir: &Path,
         read_only: bool,
         sync: SyncPolicy,
+        partition_len: i64,
     ) -> Result<(Ledger, Replay)> {
         let ledger = Ledger {
             dir: project_dir.join(journal::JOURNAL_DIR),
             read_only,
             sync,
+            partition_len,
             state: RwLock::new(LedgerState::default()),
             syncing: Mutex::new(()),
         };
@@ -97,7 +101,7 @@ impl Ledger {
             }
             if let Some(f) = st.files.get_mut(&id) {
                 if self.read_only {
-                    Self::follow(f, id.0, &mut st.table, replay)?;
+                    self.follow(f, id.0, &mut st.table, replay)?;
                 }
                 continue;
             }
@@ -164,11 +168,12 @@ impl Ledger {
                 reason,
             });
         }
-        Self::replay(path, id.0, scan.events, table, replay);
+        self.replay(path, id.0, scan.events, table, replay);
         Ok(Some(f))
     }
 
     fn replay(
+        &self,
         path: &Path,
         partition: u32,
         events: Vec<(u64, Event)>,
@@ -176,6 +181,19 @@ impl Ledger {
         replay: &mut Replay,
     ) {
         for (offset, event) in events {
+            if let Event::Start { trigger_time, .. } = &event
+                && trigger_time.div_euclid(self.partition_len) != i64::from(partition)
+            {
+                replay.damage.push(Damage {
+                    path: path.to_path_buf(),
+                    offset,
+                    reason: format!(
+                        "event skipped: a run triggered at {} does not belong in partition {partition}",
+                        crate::time::Timestamp::from_micros(*trigger_time)
+                    ),
+                });
+                continue;
+            }
             match table.check(&event) {
                 Ok(()) => replay.superseding.extend(table.apply(event, partition)),
                 Err(e) => replay.damage.push(Damage {
@@ -189,6 +207,7 @@ impl Ledger {
 
     /// Read-only: replay what the writer appended to `f` since the last look.
     fn follow(
+        &self,
         f: &mut JournalFile,
         partition: u32,
         table: &mut RunTable,
@@ -214,7 +233,7 @@ impl Ledger {
         // A torn tail here is most likely a write in progress: read it next time.
         f.end = scan.end;
         f.next_seq = scan.next_seq;
-        Self::replay(&f.path, partition, scan.events, table, replay);
+        self.replay(&f.path, partition, scan.events, table, replay);
         Ok(())
     }
 
@@ -332,7 +351,11 @@ impl Ledger {
         let uses = st.uses;
         let f = st.files.get_mut(&key).expect("just found or inserted");
         f.used = uses;
+        if f.file.is_some() {
+            return Ok(key);
+        }
         f.handle(false)?;
+        // A handle was opened: close the least recently used if too many are.
         let open: Vec<_> = st
             .files
             .iter()

@@ -676,7 +676,8 @@ impl RoundtripSeed {
 fn read_record(input: &mut Input<'_>) -> LogRecord {
     let time = Timestamp::from_micros(input.i64());
     let level = Level::ALL[usize::from(input.u8() % 4)];
-    let attempt = input.u32();
+    // Attempts are numbered from 1 (an attempt of 0 is refused by `validate`).
+    let attempt = input.u32().max(1);
     let mut r = LogRecord::new(time, level, "", "").attempt(attempt);
     r.job_id = input.text(MAX_JOB_ID_BYTES).into();
     r.flow = input.text(MAX_NAME_BYTES).into();
@@ -2169,6 +2170,10 @@ fn model_runs(events: &[(u64, Event)]) -> BTreeMap<String, ModelRun> {
     for (_, e) in events {
         let job = e.job_id().to_string();
         match (e, runs.get_mut(&job)) {
+            // A run belongs in the file of its trigger time's partition
+            // (the file is partition 0 of an hour); others are skipped.
+            (Event::Start { trigger_time, .. }, None)
+                if !(0..3_600_000_000).contains(trigger_time) => {}
             (Event::Start { .. }, None) => {
                 runs.insert(
                     job,
