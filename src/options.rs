@@ -58,6 +58,8 @@ impl Default for SyncPolicy {
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
     pub(crate) partition: Duration,
+    /// Whether `partition` was set by the caller (else a store's own is adopted).
+    pub(crate) partition_given: bool,
     pub(crate) grace: Duration,
     pub(crate) retention: Duration,
     pub(crate) max_future_skew: Duration,
@@ -72,6 +74,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             partition: Duration::from_secs(3600),
+            partition_given: false,
             grace: Duration::from_secs(600),
             retention: Duration::from_secs(30 * 24 * 3600),
             max_future_skew: Duration::from_secs(300),
@@ -93,11 +96,14 @@ impl StoreOptions {
     }
 
     /// Length of a time partition (one segment file per partition); between
-    /// 1 minute and 1 day, dividing a day evenly. Fixed when the store is
-    /// created.
+    /// 1 minute and 1 day, dividing a day evenly (default 1 hour). Fixed
+    /// when the store is created: opening an existing store adopts its
+    /// length, unless this was called with another one
+    /// ([`Error::SettingMismatch`]).
     #[must_use]
     pub fn partition(mut self, d: Duration) -> Self {
         self.partition = d;
+        self.partition_given = true;
         self
     }
 

@@ -164,9 +164,10 @@ impl Store {
             Ok(bytes) => {
                 let stored = decode_meta(&meta_path, &bytes)?;
                 if stored != partition_secs {
-                    if read_only {
-                        // A reader adopts the store's settings.
+                    if read_only || !opts.partition_given {
+                        // Adopt the store's setting.
                         opts.partition = Duration::from_secs(u64::from(stored));
+                        opts.check()?;
                     } else {
                         return Err(Error::SettingMismatch {
                             path: dir.to_path_buf(),
@@ -197,6 +198,11 @@ impl Store {
                 _lock: lock,
             }),
         })
+    }
+
+    /// The store's partition length (fixed when it was created).
+    pub fn partition(&self) -> Duration {
+        self.inner.opts.partition
     }
 
     /// The store directory.

@@ -185,12 +185,22 @@ fn a_changed_partition_length_is_refused() {
         other => panic!("expected SettingMismatch, got {other:?}"),
     }
     // A reader adopts the stored setting.
-    assert!(
+    let reader = StoreOptions::new()
+        .partition(Duration::from_secs(60))
+        .open_read_only(dir.path())
+        .unwrap();
+    assert_eq!(reader.partition(), Duration::from_secs(3600));
+    drop(reader);
+    // So does a writer that did not ask for a length.
+    let dir = tempfile::tempdir().unwrap();
+    drop(
         StoreOptions::new()
-            .partition(Duration::from_secs(60))
-            .open_read_only(dir.path())
-            .is_ok()
+            .partition(Duration::from_secs(600))
+            .open(dir.path())
+            .unwrap(),
     );
+    let writer = StoreOptions::new().open(dir.path()).unwrap();
+    assert_eq!(writer.partition(), Duration::from_secs(600));
 }
 
 #[test]

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use runlog::sample::Spread;
 use runlog::{
-    AttemptTicket, Clock, ExecutionBundle, ExportRow, Level, LogRecord, ManualClock, NewRun,
-    Project, Query, RetryPolicy, Run, RunQuery, RunStatus, Store, StoreOptions, StoredRecord,
-    SyncPolicy, SystemClock, TimeRange, Timestamp, Trigger,
+    Clock, ExecutionBundle, ExportRow, Level, LogRecord, ManualClock, NewRun, Project, Query,
+    RetryPolicy, Run, RunQuery, RunStatus, Store, StoreOptions, StoredRecord, SyncPolicy,
+    SystemClock, TimeRange, Timestamp, Trigger,
 };
 
 const PROJECT: &str = "shop";
@@ -816,12 +816,14 @@ fn retry_needs_the_writer_and_a_failed_run() {
 
     fx.close_writer();
     let r = fx.ok(&["retry", "job-failed", "--json"]);
-    let ticket: AttemptTicket = serde_json::from_str(r.stdout.trim()).unwrap();
+    let run: Run = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(
-        (ticket.job_id.as_str(), ticket.attempt, ticket.manual),
-        ("job-failed", 2, true)
+        (run.job_id.as_str(), run.status, run.retry_requested),
+        ("job-failed", RunStatus::Retrying, true)
     );
-    assert_eq!(ticket.flow, "push-invoices");
+    let text = fx.run(&["retry", "job-failed"]);
+    text.assert_one_line_error(1, "a second request");
+    assert!(text.stderr.contains("retrying"), "{}", text.stderr);
 
     let not_failed = fx.run(&["retry", "job-sched-ok"]);
     not_failed.assert_one_line_error(1, "retry of a successful run");
@@ -833,23 +835,29 @@ fn retry_needs_the_writer_and_a_failed_run() {
     fx.run(&["retry", "job-nope"])
         .assert_one_line_error(1, "retry of an unknown job");
 
-    // The run is running its manual attempt, seen by the library and the tool.
-    let store = Store::open_read_only(fx.path()).unwrap();
-    let run = store
-        .project(PROJECT)
-        .unwrap()
-        .run("job-failed")
-        .unwrap()
+    // The runtime, back, claims the requested retry as a manual attempt.
+    let store = Store::open(fx.path()).unwrap();
+    let p = store.project(PROJECT).unwrap();
+    let tickets = p
+        .due_retries(runlog::Clock::now(&runlog::SystemClock))
         .unwrap();
+    let mine: Vec<_> = tickets
+        .iter()
+        .filter(|t| t.job_id == "job-failed")
+        .map(|t| (t.attempt, t.manual, t.flow.as_str()))
+        .collect();
+    assert_eq!(mine, [(2, true, "push-invoices")]);
+    let run = p.run("job-failed").unwrap().unwrap();
     assert_eq!((run.status, run.attempt()), (RunStatus::Running, 2));
-    assert!(run.attempts[1].manual);
+    assert!(run.attempts[1].manual && !run.retry_requested);
+    drop(p);
+    drop(store);
     let running = fx.ok(&["runs", "--all", "--status", "running", "--json"]);
-    assert_eq!(
-        run_job_ids(&running.stdout),
-        ["job-failed", "job-event-running"]
+    assert!(
+        run_job_ids(&running.stdout).contains(&"job-failed".to_string()),
+        "{}",
+        running.stdout
     );
-    fx.run(&["retry", "job-failed"])
-        .assert_one_line_error(1, "retry of a running run");
 }
 
 #[test]

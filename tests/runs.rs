@@ -167,6 +167,7 @@ fn start_then_succeed() {
             end_time: None,
             status: RunStatus::Running,
             next_retry: None,
+            retry_requested: false,
             attempts: vec![first.clone()],
         }
     );

@@ -113,6 +113,10 @@ enum Op {
     ManualRetry {
         job: Target,
     },
+    /// `request_retry`: a manual retry for `due_retries` to hand out.
+    RequestRetry {
+        job: Target,
+    },
     /// A log of the job's attempt, `back_ms` before now.
     AppendLog {
         job: Target,
@@ -155,6 +159,7 @@ fn op() -> impl Strategy<Value = Op> {
         6 => prop_oneof![1 => Just(Some(0u64)), 3 => (0..40u64).prop_map(Some), 1 => Just(None)]
             .prop_map(|ahead| Op::ClaimDue { ahead }),
         2 => target().prop_map(|job| Op::ManualRetry { job }),
+        1 => target().prop_map(|job| Op::RequestRetry { job }),
         6 => (target(), att(), 0..4usize, prop_oneof![3 => Just(0u64), 1 => 0..150_000u64])
             .prop_map(|(job, att, level, back_ms)| Op::AppendLog { job, att, level, back_ms }),
         3 => (0..400u64).prop_map(|secs| Op::Advance { secs }),
@@ -213,6 +218,8 @@ struct MRun {
     next_retry: Option<Timestamp>,
     end_time: Option<Timestamp>,
     attempts: Vec<Attempt>,
+    /// A manual retry was requested and is due.
+    requested: bool,
 }
 
 impl MRun {
@@ -232,6 +239,7 @@ impl MRun {
             end_time: self.end_time,
             status: self.status,
             next_retry: self.next_retry,
+            retry_requested: self.requested,
             attempts: self.attempts.clone(),
         }
     }
@@ -328,7 +336,7 @@ impl Model {
     }
 
     /// Retrying runs due at `at`, in the order the store claims them.
-    fn due(&self, at: Timestamp) -> Vec<(&'static str, u32)> {
+    fn due(&self, at: Timestamp) -> Vec<(&'static str, u32, bool)> {
         let mut v: Vec<_> = self
             .runs
             .iter()
@@ -338,7 +346,7 @@ impl Model {
                     .trigger_time
                     .as_micros()
                     .div_euclid(PARTITION as i64 * 1_000_000);
-                Some(((due, p, r.seq), (*job, r.current() + 1)))
+                Some(((due, p, r.seq), (*job, r.current() + 1, r.requested)))
             })
             .collect();
         v.sort_by_key(|(k, _)| *k);
@@ -550,6 +558,7 @@ fn run(ops: Vec<Op>, dir: &Path) -> Result<(), TestCaseError> {
                             next_retry: None,
                             end_time: None,
                             attempts: vec![attempt(1, now, false)],
+                            requested: false,
                         },
                     );
                     model.starts += 1;
@@ -643,20 +652,21 @@ fn run(ops: Vec<Op>, dir: &Path) -> Result<(), TestCaseError> {
                 };
                 let want = model.due(at);
                 let tickets = p.due_retries(at).unwrap();
-                for &(job, n) in &want {
+                for &(job, n, manual) in &want {
                     let r = model.runs.get_mut(job).unwrap();
                     r.next_retry = None;
                     r.end_time = None;
                     r.status = RunStatus::Running;
-                    r.attempts.push(attempt(n, now, false));
+                    r.requested = false;
+                    r.attempts.push(attempt(n, now, manual));
                 }
                 let got: Vec<_> = tickets
                     .iter()
-                    .map(|t| (t.job_id.as_str(), t.attempt))
+                    .map(|t| (t.job_id.as_str(), t.attempt, t.manual))
                     .collect();
-                prop_assert_eq!(got, want, "step {}: due tickets at {:?}", step, at);
-                for t in &tickets {
-                    check_ticket(t, &model, now, false)?;
+                prop_assert_eq!(&got, &want, "step {}: due tickets at {:?}", step, at);
+                for (t, w) in tickets.iter().zip(&want) {
+                    check_ticket(t, &model, now, w.2)?;
                 }
                 // A claim, not a peek: nothing is due twice.
                 prop_assert!(p.due_retries(at).unwrap().is_empty());
@@ -664,12 +674,18 @@ fn run(ops: Vec<Op>, dir: &Path) -> Result<(), TestCaseError> {
             Op::ManualRetry { job } => {
                 let job = model.job(job, &[&|r| r.status == RunStatus::Failed]);
                 let got = p.retry_manually(job);
-                let want = model.check(job, RunStatus::Failed, None);
+                // A requested retry may also be started by hand at once.
+                let want = match model.runs.get(job) {
+                    Some(r) if r.requested && r.status == RunStatus::Retrying => Res::Ok,
+                    _ => model.check(job, RunStatus::Failed, None),
+                };
                 if want == Res::Ok {
                     let r = model.runs.get_mut(job).unwrap();
                     let n = r.current() + 1;
                     r.attempts.push(attempt(n, now, true));
                     r.end_time = None;
+                    r.next_retry = None;
+                    r.requested = false;
                     r.status = RunStatus::Running;
                 }
                 prop_assert_eq!(
@@ -681,6 +697,28 @@ fn run(ops: Vec<Op>, dir: &Path) -> Result<(), TestCaseError> {
                 );
                 if let Ok(t) = &got {
                     check_ticket(t, &model, now, true)?;
+                }
+            }
+            Op::RequestRetry { job } => {
+                let job = model.job(job, &[&|r| r.status == RunStatus::Failed]);
+                let got = p.request_retry(job);
+                let want = model.check(job, RunStatus::Failed, None);
+                if want == Res::Ok {
+                    let r = model.runs.get_mut(job).unwrap();
+                    r.status = RunStatus::Retrying;
+                    r.next_retry = Some(now);
+                    r.end_time = None;
+                    r.requested = true;
+                }
+                prop_assert_eq!(
+                    res(&got, "request a retry")?,
+                    want,
+                    "step {}: request a retry of {}",
+                    step,
+                    job
+                );
+                if let Ok(run) = got {
+                    prop_assert_eq!(run, model.runs[job].to_run(job));
                 }
             }
             Op::AppendLog {

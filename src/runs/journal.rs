@@ -132,6 +132,14 @@ pub enum Event {
         /// The successful attempt.
         attempt: u32,
     },
+    /// A person asked for a manual retry of a failed run: it is due at
+    /// `time`, for [`due_retries`](crate::Project::due_retries) to hand out.
+    RetryRequested {
+        /// Job ID.
+        job_id: Text,
+        /// When it was asked for, and is due (µs).
+        time: i64,
+    },
 }
 
 impl Event {
@@ -142,7 +150,8 @@ impl Event {
             | Event::Attempt { job_id, .. }
             | Event::Succeeded { job_id, .. }
             | Event::Failed { job_id, .. }
-            | Event::Superseded { job_id, .. } => job_id,
+            | Event::Superseded { job_id, .. }
+            | Event::RetryRequested { job_id, .. } => job_id,
         }
     }
 }

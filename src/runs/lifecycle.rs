@@ -151,12 +151,12 @@ impl ProjectInner {
     pub(crate) fn due_retries(&self, at: Timestamp) -> Result<Vec<AttemptTicket>> {
         let start = self.now();
         let horizon = self.horizon(start);
-        let mut pending: Option<VecDeque<(Text, u32)>> = None;
+        let mut pending: Option<VecDeque<(Text, u32, bool)>> = None;
         let mut tickets = Vec::new();
         self.runs.record(
             |table| {
                 let queue = pending.get_or_insert_with(|| table.due(at).into());
-                while let Some((job_id, attempt)) = queue.pop_front() {
+                while let Some((job_id, attempt, manual)) = queue.pop_front() {
                     let Some(run) = table.get(&job_id) else {
                         continue;
                     };
@@ -168,7 +168,7 @@ impl ProjectInner {
                         job_id: job_id.clone(),
                         attempt,
                         time: start.as_micros(),
-                        manual: false,
+                        manual,
                     };
                     return Ok(Some((event, p, job_id)));
                 }
@@ -192,6 +192,14 @@ impl ProjectInner {
             manual: true,
         })?;
         Ok(ticket(&run))
+    }
+
+    pub(crate) fn request_retry(&self, job_id: &str) -> Result<Run> {
+        let now = self.now().as_micros();
+        self.record_one(job_id, |run| Event::RetryRequested {
+            job_id: run.job_id.clone(),
+            time: now,
+        })
     }
 
     pub(crate) fn run(&self, job_id: &str) -> Result<Option<Run>> {
@@ -348,6 +356,18 @@ impl Project {
     /// status is refused with [`Error::InvalidTransition`] naming it.
     pub fn retry_manually(&self, job_id: &str) -> Result<AttemptTicket> {
         self.inner.retry_manually(job_id)
+    }
+
+    /// Ask for a manual retry of a `Failed` run without executing it here:
+    /// the run becomes `Retrying`, due now, with
+    /// [`Run::retry_requested`] set, and the next
+    /// [`due_retries`](Self::due_retries) hands it out as a manual attempt.
+    /// For a console or tool that is not the runtime (the `runlog retry`
+    /// command); a runtime retrying by hand itself uses
+    /// [`retry_manually`](Self::retry_manually). Any other status is
+    /// refused with [`Error::InvalidTransition`] naming it.
+    pub fn request_retry(&self, job_id: &str) -> Result<Run> {
+        self.inner.request_retry(job_id)
     }
 
     /// The run of `job_id`, if the project has it (within retention).

@@ -180,9 +180,14 @@ pub struct Run {
     pub end_time: Option<Timestamp>,
     /// Where it stands.
     pub status: RunStatus,
-    /// When the next automatic retry is due (`Retrying` only).
+    /// When the next retry is due (`Retrying` only).
     #[serde(with = "crate::time::rfc3339::option")]
     pub next_retry: Option<Timestamp>,
+    /// The retry due is a manual one a person asked for
+    /// ([`request_retry`](crate::Project::request_retry)); it starts as a
+    /// manual attempt.
+    #[serde(default)]
+    pub retry_requested: bool,
     /// Its attempts, oldest first.
     pub attempts: Vec<Attempt>,
 }

@@ -129,22 +129,36 @@ impl RunTable {
         };
         let (action, wanted, number, expected) = match event {
             Event::Start { .. } | Event::Superseded { .. } => unreachable!("handled above"),
+            // A requested manual retry waits as `Retrying`.
             Event::Attempt {
                 attempt,
                 manual: true,
                 ..
             } => (
                 "retry manually",
-                RunStatus::Failed,
+                if run.retry_requested {
+                    RunStatus::Retrying
+                } else {
+                    RunStatus::Failed
+                },
                 *attempt,
                 current.wrapping_add(1),
             ),
+            Event::Attempt { .. } if run.retry_requested => {
+                return refuse(
+                    "start an automatic retry of",
+                    "; the retry due was requested by hand".into(),
+                );
+            }
             Event::Attempt { attempt, .. } => (
                 "start a retry of",
                 RunStatus::Retrying,
                 *attempt,
                 current.wrapping_add(1),
             ),
+            Event::RetryRequested { .. } => {
+                ("request a retry of", RunStatus::Failed, current, current)
+            }
             Event::Succeeded { attempt, .. } => ("succeed", RunStatus::Running, *attempt, current),
             Event::Failed { attempt, .. } => ("fail", RunStatus::Running, *attempt, current),
         };
@@ -185,6 +199,7 @@ impl RunTable {
                 end_time: None,
                 status: RunStatus::Running,
                 next_retry: None,
+                retry_requested: false,
                 attempts: vec![Attempt {
                     number: 1,
                     start: Timestamp::from_micros(time),
@@ -211,6 +226,14 @@ impl RunTable {
         let run = &mut part.runs[pos as usize];
         match event {
             Event::Start { .. } | Event::Superseded { .. } => None,
+            Event::RetryRequested { time, .. } => {
+                run.next_retry = Some(Timestamp::from_micros(time));
+                run.retry_requested = true;
+                run.end_time = None;
+                self.due.insert((time, p, pos));
+                part.set_status(pos, RunStatus::Retrying);
+                None
+            }
             Event::Attempt {
                 attempt,
                 time,
@@ -220,6 +243,7 @@ impl RunTable {
                 if let Some(due) = run.next_retry.take() {
                     self.due.remove(&(due.as_micros(), p, pos));
                 }
+                run.retry_requested = false;
                 run.end_time = None;
                 run.attempts.push(Attempt {
                     number: attempt,
@@ -284,13 +308,14 @@ impl RunTable {
         }
     }
 
-    /// Runs whose retry is due at `now`, soonest first: (job ID, attempt to start).
-    pub(crate) fn due(&self, now: Timestamp) -> Vec<(Text, u32)> {
+    /// Runs whose retry is due at `now`, soonest first: (job ID, attempt
+    /// to start, whether it is a requested manual one).
+    pub(crate) fn due(&self, now: Timestamp) -> Vec<(Text, u32, bool)> {
         self.due
             .range(..=(now.as_micros(), u32::MAX, u32::MAX))
             .map(|&(_, p, pos)| {
                 let r = &self.parts[&p].runs[pos as usize];
-                (r.job_id.clone(), r.attempt() + 1)
+                (r.job_id.clone(), r.attempt() + 1, r.retry_requested)
             })
             .collect()
     }

@@ -1470,7 +1470,19 @@ pub fn check_store_meta(data: &[u8]) {
                 check_meta_error(&meta, &e, "reader (system clock)");
             }
         }
+        // A writer that names no partition length adopts the store's...
         match options(&clock).open(dir) {
+            Ok(_) => assert!(valid, "a writer opened a store with invalid settings"),
+            Err(e) => {
+                assert!(!valid, "a writer refused valid settings: {e}");
+                check_meta_error(&meta, &e, "writer");
+            }
+        }
+        // ...one that names another is refused.
+        match options(&clock)
+            .partition(std::time::Duration::from_secs(3600))
+            .open(dir)
+        {
             Ok(_) => assert!(same_partition, "a writer opened with other settings"),
             Err(e) if valid => {
                 assert!(!same_partition, "a writer refused its own settings: {e}");
@@ -2162,6 +2174,8 @@ struct ModelRun {
     attempt: u32,
     attempts: usize,
     next_retry: Option<i64>,
+    /// A manual retry was requested and is due.
+    requested: bool,
 }
 
 /// The runs the events `events` make, by job ID.
@@ -2183,6 +2197,7 @@ fn model_runs(events: &[(u64, Event)]) -> BTreeMap<String, ModelRun> {
                         attempt: 1,
                         attempts: 1,
                         next_retry: None,
+                        requested: false,
                     },
                 );
             }
@@ -2192,17 +2207,25 @@ fn model_runs(events: &[(u64, Event)]) -> BTreeMap<String, ModelRun> {
                 },
                 Some(r),
             ) => {
-                let wanted = if *manual {
-                    RunStatus::Failed
-                } else {
-                    RunStatus::Retrying
+                // A manual attempt follows a failure or a requested retry;
+                // an automatic one a retry that was not requested.
+                let fits = match (manual, r.requested) {
+                    (true, true) | (false, false) => r.status == RunStatus::Retrying,
+                    (true, false) => r.status == RunStatus::Failed,
+                    (false, true) => false,
                 };
-                if r.status == wanted && *attempt == r.attempt.wrapping_add(1) {
+                if fits && *attempt == r.attempt.wrapping_add(1) {
                     r.status = RunStatus::Running;
                     r.attempt = *attempt;
                     r.attempts += 1;
                     r.next_retry = None;
+                    r.requested = false;
                 }
+            }
+            (Event::RetryRequested { time, .. }, Some(r)) if r.status == RunStatus::Failed => {
+                r.status = RunStatus::Retrying;
+                r.next_retry = Some(*time);
+                r.requested = true;
             }
             (Event::Succeeded { attempt, .. }, Some(r))
                 if r.status == RunStatus::Running && *attempt == r.attempt =>

@@ -151,8 +151,9 @@ pub enum Command {
     /// List scheduled tasks: the runs the Scheduler triggered.
     #[command(after_help = SCHEDULED_EXAMPLES)]
     Scheduled(ScheduledArgs),
-    /// Start a manual retry of a failed run and print its ticket (needs
-    /// the writer: fails while a runtime holds the store).
+    /// Request a manual retry of a failed run: the runtime's next claim of
+    /// due retries starts it as a manual attempt (needs the writer: fails
+    /// while a runtime holds the store).
     #[command(after_help = "Examples:\n  runlog retry job-7f3a\n  runlog retry job-7f3a --json")]
     Retry(RetryArgs),
     /// Download every log matching the filters as JSON Lines or CSV.
@@ -527,7 +528,7 @@ pub struct RetryArgs {
     /// The job ID of a failed run (e.g. job-7f3a).
     #[arg(value_name = "JOB_ID")]
     pub job_id: String,
-    /// Print the ticket as JSON (e.g. --json).
+    /// Print the run as JSON (e.g. --json).
     #[arg(long)]
     pub json: bool,
 }

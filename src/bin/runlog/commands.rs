@@ -125,19 +125,8 @@ impl Ctx {
             .options()
             .retention(RETRY_RETENTION)
             .sync_policy(SyncPolicy::Always);
-        match opts.clone().open(&dir) {
-            Err(runlog::Error::SettingMismatch {
-                setting: "partition length",
-                stored,
-                ..
-            }) => {
-                let secs: u64 = stored.trim_end_matches('s').parse().map_err(|_| {
-                    Failure::runtime(format!("unreadable partition length {stored}"))
-                })?;
-                Ok(opts.partition(Duration::from_secs(secs)).open(&dir)?)
-            }
-            other => Ok(other?),
-        }
+        // A writer adopts the store's partition length.
+        Ok(opts.open(&dir)?)
     }
 
     /// The project named by --project, or the store's only one.
@@ -488,13 +477,18 @@ fn runs(ctx: &Ctx, f: RunFilters, triggers: &[Trigger], scheduled: bool) -> Resu
 fn retry(ctx: &Ctx, a: RetryArgs) -> Result<ExitCode> {
     let store = ctx.open_writer()?;
     let project = ctx.project(&store)?;
-    let ticket = project.retry_manually(&a.job_id)?;
+    let run = project.request_retry(&a.job_id)?;
     project.sync()?;
     let mut out = stdout();
     if a.json {
-        json_line(&mut out, &ticket)?;
+        json_line(&mut out, &run)?;
     } else {
-        write!(out, "{}", ctx.style.ticket(&ticket))?;
+        writeln!(
+            out,
+            "requested a manual retry of job {}: the runtime's next claim of due retries starts it as attempt {} (manual)",
+            run.job_id,
+            run.attempt() + 1
+        )?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -5,9 +5,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use chrono::FixedOffset;
-use runlog::{
-    AttemptTicket, Level, Outcome, ProjectStats, Run, RunStatus, StoredRecord, Timestamp,
-};
+use runlog::{Level, Outcome, ProjectStats, Run, RunStatus, StoredRecord, Timestamp};
 
 const RESET: &str = "\x1b[0m";
 const BOLD_RED: &str = "\x1b[1;31m";
@@ -211,33 +209,6 @@ impl Style {
             );
         }
         line
-    }
-
-    /// A manual retry's ticket.
-    pub fn ticket(&self, t: &AttemptTicket) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "started attempt {} of job {} (manual retry)",
-            t.attempt, t.job_id
-        );
-        let mut field = |name: &str, value: &str| {
-            let _ = writeln!(
-                out,
-                "  {} {}",
-                self.paint(BOLD, &format!("{name:<13}")),
-                value
-            );
-        };
-        field("flow", &t.flow);
-        field("env", &t.env);
-        field("app", &t.app);
-        field("version", &t.version);
-        field("trigger", t.trigger.as_str());
-        field("trigger_time", &self.time(t.trigger_time));
-        field("start", &self.time(t.start));
-        out.push_str("the runtime must now execute this attempt; its logs should carry this attempt number\n");
-        out
     }
 
     /// A project's stats, as an indented block.
