@@ -208,10 +208,12 @@ pub enum Error {
 
     /// Writing an export to its destination failed (nothing is wrong
     /// with the store).
-    #[error("export failed: {reason}")]
+    #[error("export failed: {source}")]
     Export {
-        /// What went wrong.
-        reason: String,
+        /// What went wrong (`source.kind()` tells a broken pipe or a full
+        /// disk from the rest).
+        #[source]
+        source: io::Error,
     },
 
     /// A query named a saved preset the project does not have.

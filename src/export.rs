@@ -148,10 +148,8 @@ pub struct ExecutionBundle {
     pub logs: Vec<ExportRow>,
 }
 
-fn write_err(e: impl std::fmt::Display) -> Error {
-    Error::Export {
-        reason: e.to_string(),
-    }
+fn write_err(e: impl Into<std::io::Error>) -> Error {
+    Error::Export { source: e.into() }
 }
 
 /// Writes rows in one format.
