@@ -82,6 +82,28 @@ pub(crate) struct ProjectInner {
     pub(crate) hidden: Mutex<Hidden>,
     /// Retry policies: the project's, and per flow.
     pub(crate) policies: RwLock<Policies>,
+    /// Files in the project's directories that runlog did not make: left
+    /// alone (never read, never deleted), reported by `foreign_files`.
+    foreign: Mutex<std::collections::BTreeSet<PathBuf>>,
+}
+
+/// Whether `name`, in a project's directory, is one of runlog's own
+/// entries other than a segment: an index (finished or half-written), the
+/// presets file (or its temporary), the run journal directory.
+fn is_own_entry(name: &std::ffi::OsStr) -> bool {
+    let Some(name) = name.to_str() else {
+        return false;
+    };
+    let index_of_segment = |ext: &str| {
+        name.strip_suffix(&format!(".{ext}")).is_some_and(|stem| {
+            parse_segment_name(&format!("{stem}.{}", crate::segment::SEALED_EXT)).is_some()
+        })
+    };
+    name == PRESETS_FILE
+        || name == format!("{PRESETS_FILE}.tmp")
+        || name == crate::runs::journal::JOURNAL_DIR
+        || index_of_segment(crate::segment::INDEX_EXT)
+        || index_of_segment(crate::segment::TMP_INDEX_EXT)
 }
 
 /// The retry policies of a project.
@@ -181,6 +203,7 @@ impl ProjectInner {
             runs,
             hidden: Mutex::new(Hidden::default()),
             policies,
+            foreign: Mutex::new(Default::default()),
         };
         inner.absorb(replay);
         if read_only {
@@ -205,6 +228,9 @@ impl ProjectInner {
             }
         }
         replay.damage.into_iter().for_each(|d| self.note_damage(d));
+        if !replay.foreign.is_empty() {
+            self.foreign.lock().extend(replay.foreign);
+        }
     }
 
     /// The first partition retention keeps at `now`.
@@ -265,7 +291,11 @@ impl ProjectInner {
                 .and_then(parse_segment_name)
                 .filter(|(id, _)| self.partition_fits(id.partition))
             else {
-                continue; // Not ours: left alone, never deleted.
+                if !is_own_entry(&name) {
+                    // Not ours: left alone, never deleted; reported.
+                    self.foreign.lock().insert(entry.path());
+                }
+                continue;
             };
             let path = entry.path();
             // A `.seg` wins over a `.wal` of the same ID (the rename is atomic,
@@ -1574,6 +1604,13 @@ impl Project {
             runs: runs.total,
             runs_by_status: runs.by_status,
         })
+    }
+
+    /// Files and directories in the project's directories that runlog did
+    /// not make (found when it listed them): a warning for the operator.
+    /// runlog never reads, changes or deletes them (retention included).
+    pub fn foreign_files(&self) -> Vec<PathBuf> {
+        self.inner.foreign.lock().iter().cloned().collect()
     }
 
     /// Problems found so far (by recovery or reads): corrupt regions that

@@ -269,6 +269,44 @@ impl Store {
         Ok(names)
     }
 
+    /// Entries of the store directory and of its `projects` directory that
+    /// runlog did not make (a warning for the operator; projects report
+    /// their own with [`Project::foreign_files`]). runlog never reads,
+    /// changes or deletes them.
+    pub fn foreign_files(&self) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        let list = |dir: &Path| -> Result<Vec<fs::DirEntry>> {
+            match fs::read_dir(dir) {
+                Ok(entries) => entries
+                    .collect::<std::io::Result<Vec<_>>>()
+                    .map_err(Error::io("read directory", dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+                Err(e) => Err(Error::io("read directory", dir)(e)),
+            }
+        };
+        for entry in list(&self.inner.dir)? {
+            let name = entry.file_name();
+            let own = [META_FILE, LOCK_FILE, PROJECTS_DIR]
+                .iter()
+                .any(|n| name == *n || name == format!("{n}.tmp").as_str());
+            if !own {
+                out.push(entry.path());
+            }
+        }
+        for entry in list(&self.inner.dir.join(PROJECTS_DIR))? {
+            let ok = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| validate_project_name(n).is_ok())
+                && entry.path().is_dir();
+            if !ok {
+                out.push(entry.path());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// Make everything appended to any open project survive a power loss.
     pub fn sync(&self) -> Result<()> {
         let projects: Vec<_> = self

@@ -89,3 +89,46 @@ fn get_never_returns_a_record_past_the_horizon() {
     assert!(p.get(id).unwrap().is_none());
     assert!(all(&p).is_empty());
 }
+
+#[test]
+fn foreign_files_are_reported_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    {
+        let store = open(dir.path(), &clock);
+        let p = store.project("p").unwrap();
+        p.append(&rec(T0, 1)).unwrap();
+        p.start_run(&runlog::NewRun::new("job-1", "f", runlog::Trigger::Event))
+            .unwrap();
+        p.save_preset("mine", runlog::SavedRange::Last(secs(60)))
+            .unwrap();
+        // runlog's own files are not foreign.
+        assert!(p.foreign_files().is_empty());
+        assert!(store.foreign_files().unwrap().is_empty());
+    }
+    let project_dir = dir.path().join("projects").join("p");
+    let planted = [
+        dir.path().join("README.txt"),
+        dir.path().join("projects").join("not a project!"),
+        project_dir.join("notes.txt"),
+        project_dir.join("0000000001-0000.wal.bak"),
+        project_dir.join("runs").join("copy.runs.old"),
+    ];
+    for f in &planted {
+        fs::write(f, "operator's file").unwrap();
+    }
+    fs::create_dir(project_dir.join("0000472222-0000.seg.d")).unwrap();
+    clock.advance(secs(40 * DAY));
+    let store = open(dir.path(), &clock);
+    let p = store.project("p").unwrap();
+    p.enforce_retention().unwrap();
+    let mut want: Vec<_> = planted[2..].to_vec();
+    want.push(project_dir.join("0000472222-0000.seg.d"));
+    want.sort();
+    assert_eq!(p.foreign_files(), want);
+    assert_eq!(store.foreign_files().unwrap(), planted[..2].to_vec());
+    for f in &planted {
+        assert_eq!(fs::read(f).unwrap(), b"operator's file", "{}", f.display());
+    }
+    assert!(project_dir.join("0000472222-0000.seg.d").is_dir());
+}

@@ -49,6 +49,8 @@ pub(crate) struct LedgerState {
 pub(crate) struct Replay {
     pub(crate) superseding: Vec<Superseding>,
     pub(crate) damage: Vec<Damage>,
+    /// Entries of the journal directory that runlog did not make.
+    pub(crate) foreign: Vec<PathBuf>,
 }
 
 impl Ledger {
@@ -91,8 +93,11 @@ impl Ledger {
         let mut names = BTreeMap::new();
         for entry in entries {
             let entry = entry.map_err(Error::io("read directory", &self.dir))?;
-            if let Some(id) = entry.file_name().to_str().and_then(parse_journal_name) {
-                names.insert(id, entry.path());
+            match entry.file_name().to_str().and_then(parse_journal_name) {
+                Some(id) => {
+                    names.insert(id, entry.path());
+                }
+                None => replay.foreign.push(entry.path()),
             }
         }
         for (id, path) in names {
