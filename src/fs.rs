@@ -3,8 +3,8 @@
 //! entries made durable by syncing the parent directory.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -32,7 +32,8 @@ pub(crate) fn open_rw(path: &Path, create_new: bool) -> Result<File> {
 
 /// `fsync` a directory so that entries created, renamed or removed in it survive a power loss.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
+    fault("fs::sync_dir")
+        .and_then(|()| File::open(dir))
         .and_then(|d| d.sync_all())
         .map_err(Error::io("sync directory", dir))
 }
@@ -44,16 +45,65 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".tmp");
     let tmp = dir.join(tmp_name);
-    let mut f = OpenOptions::new()
+    let f = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(&tmp)
         .map_err(Error::io("create", &tmp))?;
-    f.write_all(bytes).map_err(Error::io("write", &tmp))?;
+    write_all_at(&f, bytes, 0, "fs::write_atomic::write").map_err(Error::io("write", &tmp))?;
     f.sync_all().map_err(Error::io("sync", &tmp))?;
     drop(f);
-    fs::rename(&tmp, path).map_err(Error::io("rename", &tmp))?;
+    fault("fs::write_atomic::rename")
+        .and_then(|()| fs::rename(&tmp, path))
+        .map_err(Error::io("rename", &tmp))?;
     sync_dir(dir)
+}
+
+// Fault injection for tests/failpoints.rs (feature `failpoints`). Without
+// the feature these are plain calls and the failpoint names are unused.
+// A failpoint configured `return` fails with EIO, `return(enospc)` with
+// ENOSPC.
+
+/// `Ok`, or the injected error while failpoint `name` is active.
+#[inline]
+pub(crate) fn fault(name: &str) -> io::Result<()> {
+    #[cfg(feature = "failpoints")]
+    fail::fail_point!(name, |arg: Option<String>| Err(injected(arg, 5)));
+    let _ = name;
+    Ok(())
+}
+
+/// `file.write_all_at(buf, offset)`; while failpoint `name` is active, a
+/// short write: the first half of `buf` is written, then ENOSPC.
+#[inline]
+pub(crate) fn write_all_at(file: &File, buf: &[u8], offset: u64, name: &str) -> io::Result<()> {
+    #[cfg(feature = "failpoints")]
+    fail::fail_point!(name, |arg: Option<String>| {
+        file.write_all_at(&buf[..buf.len() / 2], offset)?;
+        Err(injected(arg, 28))
+    });
+    let _ = name;
+    file.write_all_at(buf, offset)
+}
+
+/// The error a failpoint injects: ENOSPC for `return(enospc)`, EIO for
+/// `return(eio)`, else `errno`.
+#[cfg(feature = "failpoints")]
+fn injected(arg: Option<String>, errno: i32) -> io::Error {
+    io::Error::from_raw_os_error(match arg.as_deref() {
+        Some("enospc") => 28,
+        Some("eio") => 5,
+        _ => errno,
+    })
+}
+
+/// A handle whose `fsync` fails (the read end of a pipe: EINVAL), standing
+/// in for a data file whose `fsync` fails where the caller syncs a handle
+/// it was given.
+#[cfg(feature = "failpoints")]
+pub(crate) fn unsyncable() -> File {
+    let (reader, _writer) = io::pipe().expect("pipe");
+    File::from(std::os::fd::OwnedFd::from(reader))
 }

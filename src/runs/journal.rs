@@ -348,10 +348,17 @@ impl JournalFile {
         let path = journal_path(dir, header.partition, header.generation);
         let file = crate::fs::open_rw(&path, true)?;
         let bytes = encode_header(&header);
-        file.write_all_at(&bytes, 0)
+        let written = file
+            .write_all_at(&bytes, 0)
             .and_then(|()| file.sync_all())
-            .map_err(Error::io("write header of", &path))?;
-        crate::fs::sync_dir(dir)?;
+            .map_err(Error::io("write header of", &path))
+            .and_then(|()| crate::fs::sync_dir(dir));
+        if let Err(e) = written {
+            // Left behind, the file would make every later create of this
+            // generation fail (`create_new`); it holds no event.
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
         Ok(JournalFile {
             path,
             header,
@@ -381,7 +388,7 @@ impl JournalFile {
     /// Write `buf` (whole frames) at the end; on error the file is cut back.
     pub(crate) fn write(&mut self, buf: &[u8]) -> Result<()> {
         let f = self.handle(false)?;
-        if let Err(e) = f.write_all_at(buf, self.end) {
+        if let Err(e) = crate::fs::write_all_at(&f, buf, self.end, "journal::append") {
             let _ = f.set_len(self.end);
             return Err(Error::io("append to", &self.path)(e));
         }

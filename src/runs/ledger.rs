@@ -293,9 +293,11 @@ impl Ledger {
             journal::encode_frame(&event, f.next_seq, f.header.salt, &mut buf)?;
             f.write(&buf)?;
             if self.sync == SyncPolicy::Always {
-                let synced = f
-                    .handle(false)
-                    .and_then(|h| h.sync_data().map_err(Error::io("sync", &f.path)));
+                let synced = f.handle(false).and_then(|h| {
+                    crate::fs::fault("journal::sync")
+                        .and_then(|()| h.sync_data())
+                        .map_err(Error::io("sync", &f.path))
+                });
                 if let Err(e) = synced {
                     let _ = f.handle(false).map(|h| h.set_len(f.end));
                     let path = f.path.clone();
@@ -435,7 +437,7 @@ impl Ledger {
             files
         };
         for (file, path) in files {
-            if let Err(e) = file.sync_data() {
+            if let Err(e) = crate::fs::fault("journal::sync").and_then(|()| file.sync_data()) {
                 let mut st = self.state.write();
                 return Err(self.poison(&mut st, path.clone(), Error::io("sync", path)(e)));
             }

@@ -185,7 +185,7 @@ impl ActiveSegment {
     /// of the segment yet (see [`commit`](Self::commit) and
     /// [`abandon`](Self::abandon)). On error the file is cut back.
     pub(crate) fn write(&mut self, buf: &[u8]) -> Result<()> {
-        if let Err(e) = self.file.write_all_at(buf, self.end) {
+        if let Err(e) = crate::fs::write_all_at(&self.file, buf, self.end, "segment::append") {
             let _ = self.file.set_len(self.end);
             return Err(Error::io("append to", &self.path)(e));
         }
@@ -253,14 +253,20 @@ impl ActiveSegment {
     /// written since the last sync (which it then counts as done; a failed
     /// sync poisons the project, so nothing relies on the flag after).
     pub(crate) fn take_dirty(&mut self) -> Option<(Arc<File>, PathBuf)> {
+        // The caller (`Project::sync`) syncs the handle itself: hand it one whose fsync fails.
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!("segment::sync", self.dirty, |_| {
+            self.dirty = false;
+            Some((Arc::new(crate::fs::unsyncable()), self.path.clone()))
+        });
         std::mem::take(&mut self.dirty).then(|| (Arc::clone(&self.file), self.path.clone()))
     }
 
     /// `fsync` the data if anything was written since the last sync.
     pub(crate) fn sync(&mut self) -> Result<()> {
         if self.dirty {
-            self.file
-                .sync_data()
+            crate::fs::fault("segment::sync")
+                .and_then(|()| self.file.sync_data())
                 .map_err(Error::io("sync", &self.path))?;
             self.dirty = false;
         }
@@ -356,10 +362,9 @@ impl ActiveSegment {
         };
         let written = open_rw(&index_tmp, false).and_then(|f| {
             f.set_len(0)
-                .and_then(|()| f.write_all_at(&index, 0))
+                .and_then(|()| crate::fs::write_all_at(&f, &index, 0, "segment::seal::index"))
                 .map_err(Error::io("write", &index_tmp))?;
-            self.file
-                .write_all_at(&block, self.end)
+            crate::fs::write_all_at(&self.file, &block, self.end, "segment::seal::block")
                 .map_err(Error::io("write seal block of", &self.path))?;
             Ok(f)
         });
@@ -370,10 +375,11 @@ impl ActiveSegment {
                 return Err(e);
             }
         };
-        let synced = match index_file.sync_all() {
-            Err(e) => Err((index_tmp.clone(), e)),
-            Ok(()) => self.file.sync_all().map_err(|e| (self.path.clone(), e)),
-        };
+        let synced =
+            match crate::fs::fault("segment::seal::sync").and_then(|()| index_file.sync_all()) {
+                Err(e) => Err((index_tmp.clone(), e)),
+                Ok(()) => self.file.sync_all().map_err(|e| (self.path.clone(), e)),
+            };
         if let Err((path, e)) = synced {
             undo(self);
             return Err(Error::Poisoned {
@@ -383,9 +389,14 @@ impl ActiveSegment {
         }
         self.dirty = false;
         let sealed = segment_path(dir, self.id, SEALED_EXT);
-        if let Err(e) = fs::rename(&index_tmp, &index_path)
+        if let Err(e) = crate::fs::fault("segment::seal::rename_index")
+            .and_then(|()| fs::rename(&index_tmp, &index_path))
             .map_err(Error::io("rename", &index_tmp))
-            .and_then(|()| fs::rename(&self.path, &sealed).map_err(Error::io("rename", &self.path)))
+            .and_then(|()| {
+                crate::fs::fault("segment::seal::rename")
+                    .and_then(|()| fs::rename(&self.path, &sealed))
+                    .map_err(Error::io("rename", &self.path))
+            })
         {
             undo(self);
             return Err(e);

@@ -1,0 +1,611 @@
+//! Injected I/O faults: a failed `fsync`, a short write on a full disk, a
+//! failed rename or directory sync while sealing, a failed presets write.
+//! Each test proves what the caller sees, that reads never return anything
+//! half-written, and that the store recovers: without reopening once the
+//! fault is gone (short writes, renames), or by reopening (a failed fsync
+//! poisons the writer).
+//!
+//! Run with:
+//!
+//! ```text
+//! cargo test --features failpoints --test failpoints
+//! ```
+//!
+//! The failpoints (see `src/fs.rs` for the helpers; `return` fails with
+//! EIO, `return(enospc)` with ENOSPC; a short write writes half its buffer
+//! first, then fails with ENOSPC):
+//!
+//! | name | where | fault |
+//! |---|---|---|
+//! | `segment::append` | `ActiveSegment::write` | short write of the frames of an append |
+//! | `segment::sync` | `ActiveSegment::sync` (`SyncPolicy::Always`), `ActiveSegment::take_dirty` (`Project::sync`) | failed `fsync` |
+//! | `segment::seal::index` | `ActiveSegment::seal` | short write of the `.idx.tmp` index |
+//! | `segment::seal::block` | `ActiveSegment::seal` | short write of the seal block |
+//! | `segment::seal::sync` | `ActiveSegment::seal` | failed `fsync` of the index |
+//! | `segment::seal::rename_index` | `ActiveSegment::seal` | failed rename `.idx.tmp` → `.idx` |
+//! | `segment::seal::rename` | `ActiveSegment::seal` | failed rename `.wal` → `.seg` |
+//! | `journal::append` | `JournalFile::write` | short write of a run-journal frame |
+//! | `journal::sync` | `Ledger::record` (`Always`), `Ledger::sync` (`Project::sync`) | failed `fsync` |
+//! | `fs::sync_dir` | `fs::sync_dir` (every directory sync) | failed directory `fsync` |
+//! | `fs::write_atomic::write` | `fs::write_atomic` (presets, store metadata, rebuilt indexes) | short write of the temporary file |
+//! | `fs::write_atomic::rename` | `fs::write_atomic` | failed rename over the target |
+//!
+//! Failpoints are global to the process: every test holds a
+//! [`FailScenario`], whose global lock runs the tests one at a time, and
+//! which clears every failpoint when dropped (also when a test panics).
+//! No test sleeps: the clock is a [`ManualClock`].
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use fail::FailScenario;
+use runlog::{
+    Error, Level, LogRecord, ManualClock, NewRun, Project, Query, RecordId, Run, RunQuery,
+    SavedRange, Store, StoreOptions, SyncPolicy, Trigger,
+};
+
+/// A store with project `p`, and what it acknowledged.
+struct Env {
+    dir: tempfile::TempDir,
+    clock: ManualClock,
+    policy: SyncPolicy,
+    store: Option<Store>,
+    p: Option<Project>,
+    /// Every record whose append returned `Ok`, with its ID.
+    acked: Vec<(RecordId, LogRecord)>,
+}
+
+impl Env {
+    fn new(policy: SyncPolicy) -> Env {
+        let mut env = Env {
+            dir: tempfile::tempdir().unwrap(),
+            clock: clock(),
+            policy,
+            store: None,
+            p: None,
+            acked: Vec::new(),
+        };
+        env.reopen();
+        env
+    }
+
+    fn p(&self) -> &Project {
+        self.p.as_ref().unwrap()
+    }
+
+    /// Close the store (a crash, as far as the files go: nothing is
+    /// written on close under these policies) and open it again.
+    fn reopen(&mut self) {
+        self.p = None;
+        self.store = None;
+        let store = StoreOptions::new()
+            .clock(self.clock.clone())
+            .sync_policy(self.policy)
+            .open(self.dir.path())
+            .unwrap();
+        self.p = Some(store.project("p").unwrap());
+        self.store = Some(store);
+    }
+
+    /// Append `records` in one batch; remember them if acknowledged.
+    fn append(&mut self, records: &[LogRecord]) -> runlog::Result<()> {
+        let ids = self.p().append_batch(records)?;
+        self.acked
+            .extend(ids.into_iter().zip(records.iter().cloned()));
+        Ok(())
+    }
+
+    /// Append record `i` (below 600) at `T0 - 600 s + i s`, in the
+    /// partition of `T0`, which must succeed.
+    fn append_ok(&mut self, i: u64) {
+        let r = rec(T0.saturating_sub(secs(600)).saturating_add(secs(i)), i);
+        self.append(&[r]).unwrap();
+    }
+
+    /// Reads return exactly the acknowledged records (with details),
+    /// through a scan, a query, a count and an indexed query, and
+    /// `verify` finds nothing wrong.
+    fn check(&self) {
+        let p = self.p();
+        let mut read: Vec<(RecordId, LogRecord)> = all(p)
+            .into_iter()
+            .map(|s| (s.id, p.get(s.id).unwrap().expect("listed record").record))
+            .collect();
+        read.sort_by_key(|(id, _)| *id);
+        let mut want = self.acked.clone();
+        want.sort_by_key(|(id, _)| *id);
+        assert_eq!(read, want);
+        let q = Query::new().all_time().limit(1000);
+        assert_eq!(p.query(&q).unwrap().records.len(), want.len());
+        assert_eq!(p.count(&q).unwrap().total, want.len() as u64);
+        let errors = want.iter().filter(|(_, r)| r.level == Level::Error).count();
+        let q = q.level(Level::Error);
+        assert_eq!(p.query(&q).unwrap().records.len(), errors);
+        assert_eq!(p.count(&q).unwrap().total, errors as u64);
+        let report = p.verify().unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert!(p.damage().is_empty(), "{:?}", p.damage());
+    }
+
+    /// The project's one segment: its path and whether it is sealed.
+    fn the_segment(&self) -> (PathBuf, bool) {
+        let segs = self.p().segments().unwrap();
+        assert_eq!(segs.len(), 1, "{segs:?}");
+        (segs[0].path.clone(), segs[0].sealed)
+    }
+
+    /// Names of the files in the project directory, sorted.
+    fn files(&self) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(self.p().dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn cfg(name: &str, actions: &str) {
+    fail::cfg(name, actions).unwrap();
+}
+
+/// The OS error under an [`Error::Io`].
+fn os_error(e: &Error) -> Option<i32> {
+    match e {
+        Error::Io { source, .. } => source.raw_os_error(),
+        _ => None,
+    }
+}
+
+const EIO: i32 = 5;
+const ENOSPC: i32 = 28;
+
+/// `e` is [`Error::Poisoned`] naming `path`, and says so.
+fn assert_poisoned(e: &Error, path: &Path) {
+    match e {
+        Error::Poisoned { path: p, .. } => assert_eq!(p, path, "{e}"),
+        other => panic!("expected Poisoned naming {}, got {other:?}", path.display()),
+    }
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&path.display().to_string()) && msg.contains("reopen the store"),
+        "{msg}"
+    );
+}
+
+fn len(path: &Path) -> u64 {
+    fs::metadata(path).unwrap().len()
+}
+
+fn new_run(job: &str) -> NewRun {
+    NewRun::new(job, "sync-orders", Trigger::Event).env("prod")
+}
+
+fn all_runs(p: &Project) -> Vec<Run> {
+    p.runs(&RunQuery::new().all_time().limit(1000))
+        .unwrap()
+        .runs
+}
+
+/// The project's one run-journal file.
+fn the_journal(p: &Project) -> PathBuf {
+    let files: Vec<PathBuf> = fs::read_dir(p.dir().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|f| f.extension().is_some_and(|x| x == "runs"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+// 1. A failed fsync poisons the writer until the store is reopened.
+
+#[test]
+fn failed_segment_fsync_under_always_poisons_until_reopen() {
+    let _fp = FailScenario::setup();
+    let mut env = Env::new(SyncPolicy::Always);
+    env.append_ok(0);
+    env.append_ok(1);
+    let (seg, _) = env.the_segment();
+    let before = len(&seg);
+
+    cfg("segment::sync", "return");
+    let e = env.append(&[rec(T0, 2)]).unwrap_err();
+    assert_poisoned(&e, &seg);
+    // The unsynced frames were cut off, not acknowledged.
+    assert_eq!(len(&seg), before);
+    fail::remove("segment::sync");
+
+    // Writes stay refused, with the same error; reads keep working.
+    for _ in 0..2 {
+        assert_poisoned(&env.append(&[rec(T0, 3)]).unwrap_err(), &seg);
+    }
+    assert_poisoned(&env.p().sync().unwrap_err(), &seg);
+    assert_poisoned(&env.p().seal_due().unwrap_err(), &seg);
+    env.check();
+
+    env.reopen();
+    env.check();
+    env.append_ok(4);
+    env.check();
+}
+
+#[test]
+fn failed_segment_fsync_in_project_sync_poisons_until_reopen() {
+    let _fp = FailScenario::setup();
+    let mut env = Env::new(SyncPolicy::Manual);
+    for i in 0..5 {
+        env.append_ok(i);
+    }
+    let (seg, _) = env.the_segment();
+
+    cfg("segment::sync", "return");
+    assert_poisoned(&env.p().sync().unwrap_err(), &seg);
+    fail::remove("segment::sync");
+
+    assert_poisoned(&env.append(&[rec(T0, 5)]).unwrap_err(), &seg);
+    assert_poisoned(&env.p().sync().unwrap_err(), &seg);
+    // Acknowledged appends are all readable.
+    env.check();
+
+    env.reopen();
+    env.check();
+    env.append_ok(6);
+    env.p().sync().unwrap();
+    env.check();
+}
+
+#[test]
+fn failed_journal_fsync_under_always_poisons_run_events_until_reopen() {
+    let _fp = FailScenario::setup();
+    let mut env = Env::new(SyncPolicy::Always);
+    env.p().start_run(&new_run("job-1")).unwrap();
+    let journal = the_journal(env.p());
+    let before = len(&journal);
+
+    cfg("journal::sync", "return");
+    assert_poisoned(&env.p().start_run(&new_run("job-2")).unwrap_err(), &journal);
+    assert_eq!(len(&journal), before, "the unsynced event was cut off");
+    fail::remove("journal::sync");
+
+    assert_poisoned(&env.p().start_run(&new_run("job-3")).unwrap_err(), &journal);
+    assert_poisoned(
+        &env.p().attempt_failed("job-1", 1, "boom").unwrap_err(),
+        &journal,
+    );
+    assert_poisoned(&env.p().sync().unwrap_err(), &journal);
+    // Reads keep working: only the acknowledged run is there.
+    let runs = all_runs(env.p());
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].job_id.as_str(), "job-1");
+    assert!(env.p().run("job-2").unwrap().is_none());
+
+    env.reopen();
+    assert_eq!(all_runs(env.p()), runs);
+    env.p().start_run(&new_run("job-2")).unwrap();
+    env.p().attempt_succeeded("job-1", 1).unwrap();
+    assert_eq!(all_runs(env.p()).len(), 2);
+    env.check();
+}
+
+#[test]
+fn failed_journal_fsync_in_project_sync_poisons_run_events_until_reopen() {
+    let _fp = FailScenario::setup();
+    let mut env = Env::new(SyncPolicy::Manual);
+    env.p().start_run(&new_run("job-1")).unwrap();
+    env.p().start_run(&new_run("job-2")).unwrap();
+    let journal = the_journal(env.p());
+
+    cfg("journal::sync", "return");
+    assert_poisoned(&env.p().sync().unwrap_err(), &journal);
+    fail::remove("journal::sync");
+
+    assert_poisoned(&env.p().start_run(&new_run("job-3")).unwrap_err(), &journal);
+    assert_poisoned(
+        &env.p().attempt_succeeded("job-1", 1).unwrap_err(),
+        &journal,
+    );
+    assert_poisoned(&env.p().sync().unwrap_err(), &journal);
+    let runs = all_runs(env.p());
+    assert_eq!(runs.len(), 2);
+
+    env.reopen();
+    assert_eq!(all_runs(env.p()), runs);
+    env.p().attempt_succeeded("job-1", 1).unwrap();
+    env.p().sync().unwrap();
+    env.check();
+}
+
+// 2. A short write on a full disk: an error, nothing half-written, and
+// the store works again as soon as there is space.
+
+#[test]
+fn short_segment_write_leaves_nothing_half_written() {
+    let _fp = FailScenario::setup();
+    let mut env = Env::new(SyncPolicy::Manual);
+    for i in 0..3 {
+        env.append_ok(i);
+    }
+    let (seg, _) = env.the_segment();
+    let before = len(&seg);
+
+    cfg("segment::append", "return(enospc)");
+    let batch: Vec<LogRecord> = (3..6).map(|i| rec(T0, i)).collect();
+    for _ in 0..2 {
+        let e = env.append(&batch).unwrap_err();
+        assert_eq!(os_error(&e), Some(ENOSPC), "{e:?}");
+        assert_eq!(len(&seg), before, "the half-written frames were cut off");
+        env.check();
+    }
+    // A batch over two segments: the first write succeeds, the second
+    // fails, and neither is kept.
+    cfg("segment::append", "1*off->return(enospc)");
+    let split = [rec(T0, 6), rec(T0.saturating_sub(secs(3600)), 7)];
+    let e = env.append(&split).unwrap_err();
+    assert_eq!(os_error(&e), Some(ENOSPC), "{e:?}");
+    assert_eq!(len(&seg), before);
+    env.check();
+
+    // Space is back: no reopen needed.
+    fail::remove("segment::append");
+    env.append(&batch).unwrap();
+    env.append(&split).unwrap();
+    env.append_ok(8);
+    env.check();
+    env.p().sync().unwrap();
+
+    env.reopen();
+    env.check();
+}
+
+#[test]
+fn short_journal_write_leaves_nothing_half_written() {
+    let _fp = FailScenario::setup();
+    let mut env = Env::new(SyncPolicy::Always);
+    env.p().start_run(&new_run("job-1")).unwrap();
+    let journal = the_journal(env.p());
+    let before = len(&journal);
+
+    cfg("journal::append", "return(enospc)");
+    let e = env.p().start_run(&new_run("job-2")).unwrap_err();
+    assert_eq!(os_error(&e), Some(ENOSPC), "{e:?}");
+    let e = env.p().attempt_failed("job-1", 1, "timeout").unwrap_err();
+    assert_eq!(os_error(&e), Some(ENOSPC), "{e:?}");
+    assert_eq!(len(&journal), before, "the half-written frame was cut off");
+    assert!(env.p().run("job-2").unwrap().is_none());
+    assert_eq!(all_runs(env.p()).len(), 1);
+    env.check();
+
+    // Space is back: no reopen needed, and the frames follow on.
+    fail::remove("journal::append");
+    env.p().start_run(&new_run("job-2")).unwrap();
+    env.p().attempt_failed("job-1", 1, "timeout").unwrap();
+    let runs = all_runs(env.p());
+    assert_eq!(runs.len(), 2);
+    env.check();
+
+    env.reopen();
+    assert_eq!(all_runs(env.p()), runs);
+    env.check();
+}
+
+#[test]
+fn failed_journal_creation_is_retried() {
+    let _fp = FailScenario::setup();
+    let mut env = Env::new(SyncPolicy::Always);
+    env.p().start_run(&new_run("job-1")).unwrap();
+    let journal = the_journal(env.p());
+    // A run of the previous partition needs a new journal file, whose
+    // directory sync fails: the half-created file must not stay in the way.
+    let earlier = new_run("job-0").triggered_at(T0.saturating_sub(secs(3600)));
+    cfg("fs::sync_dir", "return");
+    for _ in 0..2 {
+        let e = env.p().start_run(&earlier).unwrap_err();
+        assert_eq!(os_error(&e), Some(EIO), "{e:?}");
+    }
+    fail::remove("fs::sync_dir");
+    assert_eq!(all_runs(env.p()).len(), 1);
+    assert_eq!(the_journal(env.p()), journal);
+    env.p().start_run(&earlier).unwrap();
+    assert_eq!(all_runs(env.p()).len(), 2);
+    env.check();
+    env.reopen();
+    assert_eq!(all_runs(env.p()).len(), 2);
+    env.check();
+}
+
+/// A store with records in one segment whose partition (and grace) is
+/// over, so that `seal_due` seals it.
+fn due_for_sealing() -> Env {
+    let mut env = Env::new(SyncPolicy::Manual);
+    for i in 0..20 {
+        env.append_ok(i);
+    }
+    env.clock.advance(secs(3600));
+    env
+}
+
+#[test]
+fn short_index_or_seal_block_write_while_sealing_is_retried() {
+    for name in ["segment::seal::index", "segment::seal::block"] {
+        let _fp = FailScenario::setup();
+        let mut env = due_for_sealing();
+        let (wal, _) = env.the_segment();
+        let before = len(&wal);
+        let files = env.files();
+
+        cfg(name, "return(enospc)");
+        for _ in 0..2 {
+            let e = env.p().seal_due().unwrap_err();
+            assert_eq!(os_error(&e), Some(ENOSPC), "{name}: {e:?}");
+            // Still active and whole: no seal block, no index left behind.
+            assert_eq!(env.the_segment(), (wal.clone(), false), "{name}");
+            assert_eq!(len(&wal), before, "{name}");
+            assert_eq!(env.files(), files, "{name}");
+            env.check();
+        }
+        // A late record still goes to the active segment.
+        env.append(&[rec(T0, 100)]).unwrap();
+
+        // Space is back: the next maintenance seals it.
+        fail::remove(name);
+        env.p().seal_due().unwrap();
+        let (seg, sealed) = env.the_segment();
+        assert!(sealed && seg.extension().unwrap() == "seg", "{name}");
+        env.check();
+
+        env.reopen();
+        assert!(env.the_segment().1, "{name}");
+        env.check();
+    }
+}
+
+// 3. A failed rename or directory sync while sealing.
+
+#[test]
+fn failed_rename_while_sealing_is_retried() {
+    for name in ["segment::seal::rename_index", "segment::seal::rename"] {
+        for retry_by_reopening in [false, true] {
+            let _fp = FailScenario::setup();
+            let mut env = due_for_sealing();
+            let (wal, _) = env.the_segment();
+            let before = len(&wal);
+
+            cfg(name, "return");
+            let e = env.p().seal_due().unwrap_err();
+            assert_eq!(os_error(&e), Some(EIO), "{name}: {e:?}");
+            assert_eq!(env.the_segment(), (wal.clone(), false), "{name}");
+            assert_eq!(len(&wal), before, "{name}: the seal block was cut off");
+            assert!(
+                !env.files().iter().any(|f| f.ends_with(".tmp")),
+                "{name}: {:?}",
+                env.files()
+            );
+            env.check();
+            env.append(&[rec(T0, 100)]).unwrap();
+            env.check();
+            fail::remove(name);
+
+            if retry_by_reopening {
+                // Opening seals what is due.
+                env.reopen();
+            } else {
+                env.p().seal_due().unwrap();
+            }
+            assert!(env.the_segment().1, "{name}");
+            env.check();
+            env.reopen();
+            assert!(env.the_segment().1, "{name}");
+            env.check();
+        }
+    }
+}
+
+#[test]
+fn failed_directory_sync_after_sealing_renames() {
+    let _fp = FailScenario::setup();
+    let mut env = due_for_sealing();
+
+    // The renames are done and the data synced before the directory sync:
+    // the seal stands (should a power loss undo a rename, recovery
+    // completes the seal or rebuilds the index).
+    cfg("fs::sync_dir", "return");
+    env.p().seal_due().unwrap();
+    fail::remove("fs::sync_dir");
+    let (seg, sealed) = env.the_segment();
+    assert!(sealed && seg.extension().unwrap() == "seg");
+    env.check();
+
+    env.reopen();
+    assert!(env.the_segment().1);
+    env.check();
+    env.append_ok(50);
+    env.check();
+}
+
+#[test]
+fn failed_fsync_while_sealing_poisons_until_reopen() {
+    let _fp = FailScenario::setup();
+    let mut env = due_for_sealing();
+    let (wal, _) = env.the_segment();
+
+    cfg("segment::seal::sync", "return");
+    let e = env.p().seal_due().unwrap_err();
+    fail::remove("segment::seal::sync");
+    let tmp_index = wal.with_extension("idx.tmp");
+    assert_poisoned(&e, &tmp_index);
+    assert_eq!(env.the_segment(), (wal.clone(), false));
+    assert!(!tmp_index.exists());
+    assert_poisoned(&env.append(&[rec(T0, 100)]).unwrap_err(), &tmp_index);
+    assert_poisoned(&env.p().seal_due().unwrap_err(), &tmp_index);
+    env.check();
+
+    // Opening seals what is due.
+    env.reopen();
+    assert!(env.the_segment().1);
+    env.check();
+    env.append_ok(50);
+    env.check();
+}
+
+// 4. A failed presets write keeps the previous presets.
+
+#[test]
+fn failed_presets_write_keeps_the_previous_list() {
+    let _fp = FailScenario::setup();
+    let mut env = Env::new(SyncPolicy::Manual);
+    let hour = SavedRange::Last(secs(3600));
+    let day = SavedRange::Last(secs(86_400));
+    env.p().save_preset("hour", hour.clone()).unwrap();
+    let previous = vec![("hour".to_string(), hour.clone())];
+
+    for (name, errno) in [
+        ("fs::write_atomic::write", ENOSPC),
+        ("fs::write_atomic::rename", EIO),
+    ] {
+        cfg(name, "return");
+        let e = env.p().save_preset("day", day.clone()).unwrap_err();
+        assert_eq!(os_error(&e), Some(errno), "{name}: {e:?}");
+        let e = env.p().save_preset("hour", day.clone()).unwrap_err();
+        assert_eq!(os_error(&e), Some(errno), "{name}: {e:?}");
+        let e = env.p().delete_preset("hour").unwrap_err();
+        assert_eq!(os_error(&e), Some(errno), "{name}: {e:?}");
+        fail::remove(name);
+        assert_eq!(env.p().presets().unwrap(), previous, "{name}");
+        assert!(env.p().query(&Query::new().saved("hour")).is_ok());
+        assert!(matches!(
+            env.p().query(&Query::new().saved("day")),
+            Err(Error::UnknownPreset { .. })
+        ));
+    }
+    env.reopen();
+    assert_eq!(env.p().presets().unwrap(), previous);
+
+    env.p().save_preset("day", day.clone()).unwrap();
+    let both = vec![("day".to_string(), day), ("hour".to_string(), hour)];
+    assert_eq!(env.p().presets().unwrap(), both);
+    env.reopen();
+    assert_eq!(env.p().presets().unwrap(), both);
+}
+
+/// Without any failpoint configured, nothing fails (the helpers are plain
+/// calls).
+#[test]
+fn nothing_fails_without_a_configured_failpoint() {
+    let _fp = FailScenario::setup();
+    let mut env = due_for_sealing();
+    env.p().start_run(&new_run("job-1")).unwrap();
+    env.p().sync().unwrap();
+    env.p().seal_due().unwrap();
+    env.p()
+        .save_preset("hour", SavedRange::Last(secs(3600)))
+        .unwrap();
+    env.check();
+    env.reopen();
+    assert!(env.the_segment().1);
+    assert_eq!(all_runs(env.p()).len(), 1);
+    env.check();
+}
