@@ -611,6 +611,9 @@ impl ProjectInner {
             }
             partitions.push(self.partition_of(r.time)?);
         }
+        if let Some(e) = self.runs.poisoned() {
+            return Err(e);
+        }
         let mut st = self.state.write();
         if let Some((path, reason)) = &st.poisoned {
             return Err(Error::Poisoned {
@@ -735,7 +738,21 @@ impl ProjectInner {
         if self.read_only {
             return Ok(());
         }
-        self.runs.sync()?;
+        // The journal and the segments are synced whatever happens to the
+        // other; either's failure is returned (and refuses further writes
+        // of both kinds: see `check_writable`).
+        let runs = self.runs.sync();
+        let logs = self.sync_segments();
+        runs.and(logs)
+    }
+
+    /// Refuse writes (logs or run events) once either writer is poisoned.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        Self::check_poisoned(&self.state.read())?;
+        self.runs.poisoned().map_or(Ok(()), Err)
+    }
+
+    fn sync_segments(&self) -> Result<()> {
         // Take the files under the lock, sync them without it: an fsync
         // can take tens of milliseconds, and appends should not wait.
         let _one_at_a_time = self.syncing.lock();

@@ -319,6 +319,46 @@ fn failed_journal_fsync_in_project_sync_poisons_run_events_until_reopen() {
     env.check();
 }
 
+#[test]
+fn a_poisoned_writer_refuses_both_logs_and_run_events() {
+    // The journal's failed sync refuses log appends too.
+    {
+        let _fp = FailScenario::setup();
+        let mut env = Env::new(SyncPolicy::Manual);
+        env.p().start_run(&new_run("job-1")).unwrap();
+        env.append_ok(1);
+        let journal = the_journal(env.p());
+        cfg("journal::sync", "return");
+        assert_poisoned(&env.p().sync().unwrap_err(), &journal);
+        fail::remove("journal::sync");
+        let r = rec(T0, 2);
+        assert_poisoned(&env.p().append(&r).unwrap_err(), &journal);
+        env.reopen();
+        env.check();
+        env.p().start_run(&new_run("job-2")).unwrap();
+    }
+    // A segment's failed sync refuses run events too.
+    {
+        let _fp = FailScenario::setup();
+        let mut env = Env::new(SyncPolicy::Manual);
+        env.append_ok(1);
+        env.p().start_run(&new_run("job-1")).unwrap();
+        let (segment, _) = env.the_segment();
+        cfg("segment::sync", "return");
+        assert_poisoned(&env.p().sync().unwrap_err(), &segment);
+        fail::remove("segment::sync");
+        assert_poisoned(&env.p().start_run(&new_run("job-2")).unwrap_err(), &segment);
+        assert_poisoned(
+            &env.p().attempt_succeeded("job-1", 1).unwrap_err(),
+            &segment,
+        );
+        assert!(env.p().due_retries(T0).is_err());
+        env.reopen();
+        env.p().attempt_succeeded("job-1", 1).unwrap();
+        env.check();
+    }
+}
+
 // 2. A short write on a full disk: an error, nothing half-written, and
 // the store works again as soon as there is space.
 

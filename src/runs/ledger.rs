@@ -254,6 +254,18 @@ impl Ledger {
         Ok(replay)
     }
 
+    /// The failed sync that poisoned the journal's writer, if one did.
+    pub(crate) fn poisoned(&self) -> Option<Error> {
+        self.state
+            .read()
+            .poisoned
+            .as_ref()
+            .map(|(path, reason)| Error::Poisoned {
+                path: path.clone(),
+                reason: reason.clone(),
+            })
+    }
+
     fn check_writable(&self, st: &LedgerState) -> Result<()> {
         if self.read_only {
             return Err(Error::ReadOnly {
@@ -431,8 +443,12 @@ impl Ledger {
             self.check_writable(&st)?;
             let mut files = Vec::new();
             for f in st.files.values_mut().filter(|f| f.dirty) {
-                f.dirty = false;
                 files.push((f.handle(false)?, f.path.clone()));
+            }
+            // Counted as synced only once every handle is in hand (a failed
+            // sync then poisons the writer: nothing relies on the flags).
+            for f in st.files.values_mut() {
+                f.dirty = false;
             }
             files
         };

@@ -38,6 +38,7 @@ impl ProjectInner {
         let now_partition = self.partition_of(self.now()).ok();
         let marker: RefCell<Option<Superseding>> = RefCell::new(None);
         let mut out = None;
+        self.check_writable()?;
         let result = self.runs.record(
             |table| {
                 if let Some(make) = make.take() {
@@ -106,6 +107,7 @@ impl ProjectInner {
             time: now.as_micros(),
         });
         let mut out = None;
+        self.check_writable()?;
         self.runs.record(
             |_| Ok(event.take().map(|e| (e, partition, ()))),
             |table, (), _| out = table.get(&new.job_id).cloned(),
@@ -153,6 +155,7 @@ impl ProjectInner {
         let horizon = self.horizon(start);
         let mut pending: Option<VecDeque<(Text, u32, bool)>> = None;
         let mut tickets = Vec::new();
+        self.check_writable()?;
         self.runs.record(
             |table| {
                 let queue = pending.get_or_insert_with(|| table.due(at).into());
