@@ -278,12 +278,15 @@ impl ProjectInner {
     fn list_dir(&self, st: &mut State) -> Result<()> {
         let entries = fs::read_dir(&self.dir).map_err(Error::io("read directory", &self.dir))?;
         let mut seen = BTreeMap::new();
+        let mut stale_tmp = Vec::new();
         for entry in entries {
             let entry = entry.map_err(Error::io("read directory", &self.dir))?;
             let name = entry.file_name();
-            if !self.read_only && is_stale_index_tmp(&name) {
-                // An index a crash interrupted before its rename.
-                let _ = fs::remove_file(entry.path());
+            if is_stale_index_tmp(&name) {
+                // An index a crash interrupted before its rename: recovery
+                // below moves it into place if its seal completed, else it
+                // is removed then.
+                stale_tmp.push(entry.path());
                 continue;
             }
             let Some((id, ext)) = name
@@ -357,6 +360,11 @@ impl ProjectInner {
                 Slot::sealed(path)
             };
             st.segments.insert(id, slot);
+        }
+        if !self.read_only {
+            for tmp in stale_tmp {
+                let _ = fs::remove_file(tmp);
+            }
         }
         st.epoch += 1;
         Ok(())

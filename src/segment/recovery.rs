@@ -126,6 +126,13 @@ pub(crate) fn recover_active(
             .is_ok_and(|t| t.block_offset == seal_at && t.live as usize == scan.frames.len());
         if complete && !read_only {
             drop(bytes);
+            // The index was written and synced before the seal block: a
+            // crash before its rename left it whole under its temporary name.
+            let tmp_index = segment_path(dir, id, crate::segment::TMP_INDEX_EXT);
+            if tmp_index.exists() {
+                let index = segment_path(dir, id, crate::segment::INDEX_EXT);
+                fs::rename(&tmp_index, &index).map_err(Error::io("rename", &tmp_index))?;
+            }
             let sealed = segment_path(dir, id, SEALED_EXT);
             fs::rename(path, &sealed).map_err(Error::io("rename", path))?;
             sync_dir(dir)?;
