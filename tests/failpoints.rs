@@ -359,6 +359,38 @@ fn a_poisoned_writer_refuses_both_logs_and_run_events() {
     }
 }
 
+#[test]
+fn claims_recorded_before_a_failed_claim_are_returned() {
+    let _fp = FailScenario::setup();
+    let env = Env::new(SyncPolicy::Manual);
+    for job in ["job-a", "job-b"] {
+        env.p().start_run(&new_run(job)).unwrap();
+        env.p().attempt_failed(job, 1, "boom").unwrap();
+    }
+    env.clock.advance(secs(60));
+    let now = runlog::Clock::now(&env.clock);
+    // The first claim is written, the second hits a full disk.
+    cfg("journal::append", "1*off->return(enospc)");
+    let first = env.p().due_retries(now).unwrap();
+    fail::remove("journal::append");
+    assert_eq!(first.len(), 1, "{first:?}");
+    let second = env.p().due_retries(now).unwrap();
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(first[0].job_id, second[0].job_id);
+    assert!(env.p().due_retries(now).unwrap().is_empty());
+    // With every claim failing, the call fails and nothing is claimed.
+    for job in ["job-c"] {
+        env.p().start_run(&new_run(job)).unwrap();
+        env.p().attempt_failed(job, 1, "boom").unwrap();
+    }
+    env.clock.advance(secs(60));
+    let now = runlog::Clock::now(&env.clock);
+    cfg("journal::append", "return(enospc)");
+    assert!(env.p().due_retries(now).is_err());
+    fail::remove("journal::append");
+    assert_eq!(env.p().due_retries(now).unwrap().len(), 1);
+}
+
 // 2. A short write on a full disk: an error, nothing half-written, and
 // the store works again as soon as there is space.
 

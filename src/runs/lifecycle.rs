@@ -156,7 +156,7 @@ impl ProjectInner {
         let mut pending: Option<VecDeque<(Text, u32, bool)>> = None;
         let mut tickets = Vec::new();
         self.check_writable()?;
-        self.runs.record(
+        let result = self.runs.record(
             |table| {
                 let queue = pending.get_or_insert_with(|| table.due(at).into());
                 while let Some((job_id, attempt, manual)) = queue.pop_front() {
@@ -182,8 +182,15 @@ impl ProjectInner {
                     tickets.push(ticket(run));
                 }
             },
-        )?;
-        Ok(tickets)
+        );
+        match result {
+            // Retries claimed before the failure are recorded as started:
+            // they must reach the caller, or nobody would run them. The
+            // error comes back on the next call if it persists.
+            Err(_) if !tickets.is_empty() => Ok(tickets),
+            Err(e) => Err(e),
+            Ok(()) => Ok(tickets),
+        }
     }
 
     pub(crate) fn retry_manually(&self, job_id: &str) -> Result<AttemptTicket> {
@@ -349,7 +356,9 @@ impl Project {
     /// Claim every retry due at `now` (soonest first): each run's next
     /// attempt is recorded as started and returned for the runtime to
     /// execute. A claim, not a peek: however many threads ask, each retry
-    /// is returned once.
+    /// is returned once. If recording a claim fails (a full disk), the
+    /// retries claimed before it are still returned; the rest stay due and
+    /// the error is returned by a later call if it persists.
     pub fn due_retries(&self, now: Timestamp) -> Result<Vec<AttemptTicket>> {
         self.inner.due_retries(now)
     }
