@@ -289,10 +289,11 @@ impl ProjectInner {
                 stale_tmp.push(entry.path());
                 continue;
             }
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
             let Some((id, ext)) = name
                 .to_str()
                 .and_then(parse_segment_name)
-                .filter(|(id, _)| self.partition_fits(id.partition))
+                .filter(|(id, _)| is_file && self.partition_fits(id.partition))
             else {
                 if !is_own_entry(&name) {
                     // Not ours: left alone, never deleted; reported.
@@ -454,6 +455,10 @@ impl ProjectInner {
 
     fn next_deadline(&self, st: &State) -> i64 {
         let retention = duration_micros(self.opts.retention);
+        // The oldest run journal is dropped by the same rule.
+        let journal = self.runs.first_partition().map_or(i64::MAX, |p| {
+            self.partition_range(p).1.saturating_add(retention)
+        });
         st.segments
             .iter()
             .map(|(id, slot)| {
@@ -468,6 +473,39 @@ impl ProjectInner {
             })
             .min()
             .unwrap_or(i64::MAX)
+            .min(journal)
+    }
+
+    /// Make sure retention runs when partition `p` (of a run journal)
+    /// expires, even in a project without segments.
+    pub(crate) fn schedule_drop(&self, p: u32) {
+        let drop_at = self
+            .partition_range(p)
+            .1
+            .saturating_add(duration_micros(self.opts.retention));
+        if drop_at < self.state.read().next_check {
+            let mut st = self.state.write();
+            st.next_check = st.next_check.min(drop_at);
+        }
+    }
+
+    /// Seal what is due and apply retention if the next check is due
+    /// (appends do this themselves; run events call it).
+    pub(crate) fn maintain_if_due(&self) -> Result<()> {
+        if self.read_only {
+            return Ok(());
+        }
+        let now = self.now();
+        if now.as_micros() < self.state.read().next_check {
+            return Ok(());
+        }
+        let mut st = self.state.write();
+        if now.as_micros() >= st.next_check
+            && let Err(e @ Error::Poisoned { .. }) = self.maintain(&mut st, now)
+        {
+            return Err(e);
+        }
+        Ok(())
     }
 
     fn seal(&self, st: &mut State, id: SegmentId) -> Result<()> {

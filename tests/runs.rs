@@ -2432,3 +2432,62 @@ fn lifecycle_races_log_reads() {
         }
     }
 }
+
+#[test]
+fn a_project_with_only_runs_applies_retention_to_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    let store = open(dir.path(), &c);
+    let p = store.project("p").unwrap();
+    p.start_run(&NewRun::new("old", "f", Trigger::Event))
+        .unwrap();
+    let runs_dir = p.dir().join("runs");
+    let files = |d: &Path| fs::read_dir(d).unwrap().count();
+    assert_eq!(files(&runs_dir), 1);
+    c.advance(Duration::from_secs(31 * DAY));
+    // No log is ever appended: the next run event applies retention.
+    p.start_run(&NewRun::new("new", "f", Trigger::Event))
+        .unwrap();
+    assert_eq!(files(&runs_dir), 1, "the expired journal is deleted");
+    assert_eq!(p.run("old").unwrap(), None);
+    // Its job ID is free again.
+    p.start_run(&NewRun::new("old", "f", Trigger::Event))
+        .unwrap();
+}
+
+#[test]
+fn journal_file_handles_stay_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    let store = open(dir.path(), &c);
+    let p = store.project("p").unwrap();
+    let open_fds = || fs::read_dir("/proc/self/fd").unwrap().count();
+    p.start_run(&NewRun::new("job-0", "f", Trigger::Event))
+        .unwrap();
+    let before = open_fds();
+    // 100 runs, each in its own hourly partition: 100 journal files.
+    for i in 1..=100u64 {
+        c.advance(Duration::from_secs(3600));
+        p.start_run(&NewRun::new(format!("job-{i}"), "f", Trigger::Event))
+            .unwrap();
+    }
+    p.sync().unwrap();
+    assert_eq!(fs::read_dir(p.dir().join("runs")).unwrap().count(), 101);
+    // At most 16 journal handles stay open (other tests' threads may open
+    // a few files meanwhile: allow some slack, far below 100).
+    let grown = open_fds().saturating_sub(before);
+    assert!(grown <= 24, "{grown} more file descriptors open");
+    // Events still reach old partitions (their files are reopened).
+    for i in 0..=100u64 {
+        p.attempt_succeeded(&format!("job-{i}"), 1).unwrap();
+    }
+    assert!(open_fds().saturating_sub(before) <= 24);
+    drop(p);
+    drop(store);
+    let store = open(dir.path(), &c);
+    let p = store.project("p").unwrap();
+    let ok = p
+        .count_runs(&RunQuery::new().all_time().status(RunStatus::Successful))
+        .unwrap();
+    assert_eq!(ok.total, 101);
+}

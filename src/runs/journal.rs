@@ -412,11 +412,13 @@ pub(crate) fn journal_path(dir: &Path, partition: u32, generation: u32) -> PathB
 pub(crate) fn parse_journal_name(name: &str) -> Option<(u32, u32)> {
     let stem = name.strip_suffix(&format!(".{JOURNAL_EXT}"))?;
     let (p, g) = stem.split_once('-')?;
-    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|c| c.is_ascii_digit());
-    if !digits(p, 10) || !digits(g, 4) {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    if !digits(p) || !digits(g) {
         return None;
     }
-    Some((p.parse().ok()?, g.parse().ok()?))
+    let id: (u32, u32) = (p.parse().ok()?, g.parse().ok()?);
+    // Only the name runlog writes for that ID (no other zero padding).
+    (format!("{:010}-{:04}", id.0, id.1) == stem).then_some(id)
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! and following another process's writes in a read-only store.
 
 use std::collections::BTreeMap;
-use std::fs;
+use std::fs::{self, File};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
@@ -41,6 +42,8 @@ pub(crate) struct LedgerState {
     uses: u64,
     /// Whether the journal directory is known to exist durably.
     dir_ready: bool,
+    /// Partitions before this one are past retention: never read again.
+    first_kept: u32,
 }
 
 /// What replaying events found: runs that supersede earlier failures,
@@ -93,7 +96,13 @@ impl Ledger {
         let mut names = BTreeMap::new();
         for entry in entries {
             let entry = entry.map_err(Error::io("read directory", &self.dir))?;
-            match entry.file_name().to_str().and_then(parse_journal_name) {
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            match entry
+                .file_name()
+                .to_str()
+                .and_then(parse_journal_name)
+                .filter(|_| is_file)
+            {
                 Some(id) => {
                     names.insert(id, entry.path());
                 }
@@ -101,7 +110,9 @@ impl Ledger {
             }
         }
         for (id, path) in names {
-            if st.set_aside.contains_key(&id) {
+            if st.set_aside.contains_key(&id) || id.0 < st.first_kept {
+                // Set aside, or past retention (a reader: the writer
+                // deletes it when its retention runs).
                 continue;
             }
             if let Some(f) = st.files.get_mut(&id) {
@@ -115,10 +126,16 @@ impl Ledger {
                     st.files.insert(id, f);
                 }
                 Ok(None) => {}
-                Err(e) => {
+                // Removed meanwhile (retention in the writer).
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+                // Not a journal runlog can read: reported and set aside.
+                Err(e @ (Error::Corrupt { .. } | Error::UnsupportedVersion { .. })) => {
                     replay.damage.push(Damage::from_error(&path, &e));
                     st.set_aside.insert(id, path);
                 }
+                // Anything else (out of file handles, say) fails the open:
+                // setting a readable journal aside would lose its runs.
+                Err(e) => return Err(e),
             }
         }
         Ok(())
@@ -226,19 +243,32 @@ impl Ledger {
         if len <= f.end {
             return Ok(());
         }
-        let bytes = match fs::read(&f.path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        // Only the bytes appended since the last look.
+        let mut tail = vec![0u8; (len - f.end) as usize];
+        let read = File::open(&f.path).and_then(|file| file.read_exact_at(&mut tail, f.end));
+        match read {
+            Ok(()) => {}
+            // Removed (retention), or cut back by the writer meanwhile.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                return Ok(());
+            }
             Err(e) => return Err(Error::io("read", &f.path)(e)),
-        };
-        let Some(at) = usize::try_from(f.end).ok().filter(|&at| at <= bytes.len()) else {
-            return Ok(());
-        };
-        let scan = journal::scan_from(&bytes, at, f.next_seq, f.header.salt);
+        }
+        let scan = journal::scan_from(&tail, 0, f.next_seq, f.header.salt);
+        let events = scan
+            .events
+            .into_iter()
+            .map(|(offset, e)| (offset + f.end, e))
+            .collect();
         // A torn tail here is most likely a write in progress: read it next time.
-        f.end = scan.end;
+        f.end += scan.end;
         f.next_seq = scan.next_seq;
-        self.replay(&f.path, partition, scan.events, table, replay);
+        self.replay(&f.path, partition, events, table, replay);
         Ok(())
     }
 
@@ -247,11 +277,20 @@ impl Ledger {
         let mut replay = Replay::default();
         if self.read_only {
             let mut st = self.state.write();
+            st.first_kept = st.first_kept.max(first_kept);
             self.load_new(&mut st, &mut replay)?;
             st.table.drop_before(first_kept);
             st.files.retain(|id, _| id.0 >= first_kept);
         }
         Ok(replay)
+    }
+
+    /// The oldest partition with a journal file, if any.
+    pub(crate) fn first_partition(&self) -> Option<u32> {
+        let st = self.state.read();
+        let files = st.files.keys().next().map(|id| id.0);
+        let aside = st.set_aside.keys().next().map(|id| id.0);
+        files.into_iter().chain(aside).min()
     }
 
     /// The failed sync that poisoned the journal's writer, if one did.
@@ -340,6 +379,7 @@ impl Ledger {
         let range = (partition, 0)..=(partition, u32::MAX);
         let newest_file = st.files.range(range.clone()).next_back().map(|(id, _)| *id);
         let newest_aside = st.set_aside.range(range).next_back().map(|(id, _)| *id);
+        let mut created = false;
         let key = match (newest_file, newest_aside) {
             (Some(f), aside) if aside.is_none_or(|a| a < f) => f,
             (f, aside) => {
@@ -363,6 +403,7 @@ impl Ledger {
                 };
                 let f = JournalFile::create(&self.dir, header)?;
                 st.files.insert((partition, generation), f);
+                created = true;
                 (partition, generation)
             }
         };
@@ -370,24 +411,33 @@ impl Ledger {
         let uses = st.uses;
         let f = st.files.get_mut(&key).expect("just found or inserted");
         f.used = uses;
-        if f.file.is_some() {
+        if f.file.is_some() && !created {
             return Ok(key);
         }
         f.handle(false)?;
-        // A handle was opened: close the least recently used if too many are.
-        let open: Vec<_> = st
+        Self::cap_handles(st, Some(key));
+        Ok(key)
+    }
+
+    /// Close the least recently used handles (but `keep`'s) while more
+    /// than [`MAX_OPEN`] are open.
+    fn cap_handles(st: &mut LedgerState, keep: Option<(u32, u32)>) {
+        let mut open: Vec<_> = st
             .files
             .iter()
             .filter(|(_, f)| f.file.is_some())
             .map(|(id, f)| (f.used, *id))
+            .filter(|(_, id)| Some(*id) != keep)
             .collect();
-        if open.len() > MAX_OPEN
-            && let Some((_, lru)) = open.iter().filter(|(_, id)| *id != key).min()
-            && let Some(f) = st.files.get_mut(lru)
-        {
-            f.file = None;
+        let limit = MAX_OPEN - usize::from(keep.is_some());
+        if open.len() > limit {
+            open.sort_unstable();
+            for (_, id) in &open[..open.len() - limit] {
+                if let Some(f) = st.files.get_mut(id) {
+                    f.file = None;
+                }
+            }
         }
-        Ok(key)
     }
 
     /// Delete the journal files of partitions before `first_kept`, and
@@ -397,6 +447,7 @@ impl Ledger {
             return Ok(0);
         }
         let mut st = self.state.write();
+        st.first_kept = st.first_kept.max(first_kept);
         st.table.drop_before(first_kept);
         let old: Vec<(u32, u32)> = st
             .files
@@ -458,7 +509,10 @@ impl Ledger {
                 return Err(self.poison(&mut st, path.clone(), Error::io("sync", path)(e)));
             }
         }
-        self.check_writable(&self.state.read())
+        let mut st = self.state.write();
+        // Handles reopened to sync count against the cap too.
+        Self::cap_handles(&mut st, None);
+        self.check_writable(&st)
     }
 
     /// Every journal file (for `verify`), with its valid length.

@@ -38,6 +38,7 @@ impl ProjectInner {
         let now_partition = self.partition_of(self.now()).ok();
         let marker: RefCell<Option<Superseding>> = RefCell::new(None);
         let mut out = None;
+        self.maintain_if_due()?;
         self.check_writable()?;
         let result = self.runs.record(
             |table| {
@@ -107,7 +108,9 @@ impl ProjectInner {
             time: now.as_micros(),
         });
         let mut out = None;
+        self.maintain_if_due()?;
         self.check_writable()?;
+        self.schedule_drop(partition);
         self.runs.record(
             |_| Ok(event.take().map(|e| (e, partition, ()))),
             |table, (), _| out = table.get(&new.job_id).cloned(),
@@ -155,6 +158,7 @@ impl ProjectInner {
         let horizon = self.horizon(start);
         let mut pending: Option<VecDeque<(Text, u32, bool)>> = None;
         let mut tickets = Vec::new();
+        self.maintain_if_due()?;
         self.check_writable()?;
         let result = self.runs.record(
             |table| {

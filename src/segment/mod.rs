@@ -43,6 +43,10 @@ pub(crate) fn parse_segment_name(name: &str) -> Option<(SegmentId, &str)> {
         partition: p.parse().ok()?,
         generation: g.parse().ok()?,
     };
+    // Only the name runlog writes for that ID (no other zero padding).
+    if format!("{:010}-{:04}", id.partition, id.generation) != stem {
+        return None;
+    }
     Some((
         id,
         if ext == ACTIVE_EXT {
@@ -75,6 +79,10 @@ mod tests {
             "1-2-3.seg",
             "99999999999-0.seg",
             "1-2.seg.tmp",
+            "0000472222-00.seg",
+            "0000472222-00003.wal",
+            "00000472222-0003.wal",
+            "472222-0003.seg",
         ] {
             assert_eq!(parse_segment_name(bad), None, "{bad}");
         }
