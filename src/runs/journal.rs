@@ -241,14 +241,23 @@ pub fn encode_frame(event: &Event, seq: u32, salt: u64, out: &mut Vec<u8>) -> Re
     Ok(())
 }
 
-/// The frame at the start of `b`, if a whole valid one is there:
-/// its sequence number, its event, and its length.
-fn parse_frame(b: &[u8], salt: u64) -> Option<(u32, Event, usize)> {
+/// The frame at the start of `b`, if a whole valid one is there with a
+/// sequence number in `seqs`: its sequence number, its event, and its
+/// length. The cheap checks (length, sequence number) come before the
+/// checksum, so looking for a frame in damaged bytes stays cheap.
+fn parse_frame(
+    b: &[u8],
+    salt: u64,
+    seqs: std::ops::RangeInclusive<u32>,
+) -> Option<(u32, Event, usize)> {
     if b.len() < FRAME_HEAD_LEN {
         return None;
     }
     let len = u32_at(b, 0) as usize;
     if len == 0 || len > MAX_EVENT_LEN || b.len() - FRAME_HEAD_LEN < len {
+        return None;
+    }
+    if !seqs.contains(&u32_at(b, 4)) {
         return None;
     }
     let body = &b[FRAME_HEAD_LEN..FRAME_HEAD_LEN + len];
@@ -285,8 +294,8 @@ pub fn scan(b: &[u8], salt: u64) -> JournalScan {
 pub(crate) fn scan_from(b: &[u8], mut at: usize, mut seq: u32, salt: u64) -> JournalScan {
     let mut out = JournalScan::default();
     while at < b.len() {
-        match parse_frame(&b[at..], salt) {
-            Some((s, event, len)) if s == seq => {
+        match parse_frame(&b[at..], salt, seq..=seq) {
+            Some((_, event, len)) => {
                 out.events.push((at as u64, event));
                 at += len;
                 seq = seq.wrapping_add(1);
@@ -296,13 +305,9 @@ pub(crate) fn scan_from(b: &[u8], mut at: usize, mut seq: u32, salt: u64) -> Jou
                 // follow (a later sequence number, with room for the missing
                 // frames in the skipped bytes).
                 let found = (at + 1..b.len()).find_map(|p| {
-                    let skipped = (p - at) / MIN_FRAME_LEN;
-                    match parse_frame(&b[p..], salt) {
-                        Some((s, event, len)) if s >= seq && ((s - seq) as usize) <= skipped => {
-                            Some((p, s, event, len))
-                        }
-                        _ => None,
-                    }
+                    let skipped = u32::try_from((p - at) / MIN_FRAME_LEN).unwrap_or(u32::MAX);
+                    parse_frame(&b[p..], salt, seq..=seq.saturating_add(skipped))
+                        .map(|(s, event, len)| (p, s, event, len))
                 });
                 match found {
                     Some((p, s, event, len)) => {
