@@ -917,7 +917,7 @@ impl ProjectInner {
         }
         let mut src = self.source(id, slot, true)?;
         let note = |d| self.note_damage(d);
-        match hidden.of(&src, &note) {
+        match hidden.of(&src, self.read_only, &note) {
             Ok(h) => src.hidden = h,
             Err(e) => self.note_damage(Damage::from_error(src.view.path, &e)),
         }

@@ -2491,3 +2491,60 @@ fn journal_file_handles_stay_capped() {
         .unwrap();
     assert_eq!(ok.total, 101);
 }
+
+#[test]
+fn a_reader_hides_superseded_records_the_writer_appends_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    let store = options(&c)
+        .retry_policy(RetryPolicy {
+            initial_delay: Duration::ZERO,
+            ..RetryPolicy::default()
+        })
+        .open(dir.path())
+        .unwrap();
+    let p = store.project("p").unwrap();
+    p.start_run(&NewRun::new("job-1", "f", Trigger::Event))
+        .unwrap();
+    p.append(&LogRecord::new(
+        T0,
+        Level::Error,
+        "job-1",
+        "attempt 1 failed",
+    ))
+    .unwrap();
+    p.attempt_failed("job-1", 1, "boom").unwrap();
+    assert_eq!(p.due_retries(T0).unwrap().len(), 1);
+    p.append(&LogRecord::new(T0, Level::Info, "job-1", "attempt 2 ok").attempt(2))
+        .unwrap();
+    p.attempt_succeeded("job-1", 2).unwrap();
+    let reader = options(&c).open_read_only(dir.path()).unwrap();
+    let r = reader.project("p").unwrap();
+    let q = Query::new().all_time();
+    let contents = |p: &Project| -> Vec<String> {
+        p.query(&q)
+            .unwrap()
+            .records
+            .iter()
+            .map(|s| s.record.content.to_string())
+            .collect()
+    };
+    assert_eq!(contents(&r), ["attempt 2 ok"]);
+    // Attempt 1's late lines arrive after the reader computed its hidden set.
+    p.append(&LogRecord::new(
+        T0,
+        Level::Warn,
+        "job-1",
+        "attempt 1 late cleanup",
+    ))
+    .unwrap();
+    p.append(&LogRecord::new(T0, Level::Info, "job-2", "another job"))
+        .unwrap();
+    for who in [&p, &r] {
+        let mut got = contents(who);
+        got.sort();
+        assert_eq!(got, ["another job", "attempt 2 ok"]);
+        assert_eq!(who.count(&q).unwrap().total, 2);
+        assert_eq!(who.job_logs("job-1").unwrap().len(), 1);
+    }
+}

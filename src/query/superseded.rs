@@ -29,6 +29,8 @@ pub(crate) struct HiddenSet {
     levels: Vec<u8>,
     /// How many there are of each level.
     pub(crate) by_level: [u64; 4],
+    /// The segment's slots (ordinals) these were computed over.
+    slots: u32,
     /// Their ranks (positions in time order), once the segment is sealed:
     /// subtracted from rank bitmaps when counting.
     pub(crate) ranks: Option<RoaringBitmap>,
@@ -115,10 +117,13 @@ impl Hidden {
     }
 
     /// The hidden ordinals of `src` (which must carry its index when one
-    /// exists), brought up to date; `None` when there are none.
+    /// exists), brought up to date; `None` when there are none. A reader
+    /// (`follow_growth`) also looks at the records another process appended
+    /// since the last call; a writer learns of its own through `appended`.
     pub(crate) fn of(
         &mut self,
         src: &Source<'_>,
+        follow_growth: bool,
         note: &dyn Fn(Damage),
     ) -> Result<Option<HiddenOrds>> {
         if self.jobs.is_empty() {
@@ -127,48 +132,68 @@ impl Hidden {
         let id = src.view.id;
         let now = self.log.len();
         let sealed = matches!(src.index, IndexRef::Disk(_));
-        let (from, mut ords) = match self.segs.get_mut(&id) {
-            Some((v, set)) if *v == now => {
-                if set.ords.is_empty() {
-                    return Ok(None);
+        let slots = src.view.slots();
+        let entry = self.segs.get(&id).cloned();
+        let mut added = Vec::new();
+        match &entry {
+            Some((v, set)) => {
+                // Only the jobs superseded since, and (a reader) the new records.
+                for (job, attempt) in &self.log[*v..] {
+                    job_ords(src, job, *attempt, &mut added, note)?;
                 }
-                if sealed && set.ranks.is_none() {
-                    Arc::make_mut(set).ranks = Some(ranks_of(src, &set.ords));
+                if follow_growth && slots > set.slots {
+                    let v = &src.view;
+                    for ord in set.slots..slots {
+                        if v.offset(ord).is_none() {
+                            continue;
+                        }
+                        match v.read(ord, false) {
+                            Ok(rec) if self.hides(&rec.record) => {
+                                added.push((ord, rec.record.level.code()))
+                            }
+                            Ok(_) => {}
+                            Err(e) => note(Damage::from_error(v.path, &e)),
+                        }
+                    }
                 }
-                return Ok(Some(Arc::clone(set)));
             }
-            Some((v, set)) => (
-                Some(*v),
-                set.ords
-                    .iter()
-                    .copied()
-                    .zip(set.levels.iter().copied())
-                    .collect(),
-            ),
-            None => (None, Vec::new()),
+            None => self.full(src, &mut added, note)?,
+        }
+        let up_to_date = |set: &HiddenSet| {
+            set.slots >= slots && (!sealed || set.ords.is_empty() || set.ranks.is_some())
         };
-        match from {
-            Some(v) => {
-                for (job, attempt) in &self.log[v..] {
-                    job_ords(src, job, *attempt, &mut ords, note)?;
-                }
+        let mut set = match entry {
+            Some((v, set)) if v == now && added.is_empty() && up_to_date(&set) => {
+                return Ok((!set.ords.is_empty()).then_some(set));
             }
-            None => self.full(src, &mut ords, note)?,
+            Some((_, set)) => set,
+            None => Arc::new(HiddenSet::default()),
+        };
+        if !added.is_empty() {
+            let s = Arc::make_mut(&mut set);
+            let mut pairs: Vec<(u32, u8)> = s
+                .ords
+                .iter()
+                .copied()
+                .zip(s.levels.iter().copied())
+                .collect();
+            pairs.extend(added);
+            pairs.sort_unstable();
+            pairs.dedup_by_key(|(ord, _)| *ord);
+            (s.ords, s.levels) = pairs.into_iter().unzip();
+            s.by_level = [0; 4];
+            for &l in &s.levels {
+                s.by_level[usize::from(l & 3)] += 1;
+            }
+            s.ranks = None;
         }
-        ords.sort_unstable();
-        ords.dedup_by_key(|(ord, _)| *ord);
-        let (ords, levels): (Vec<u32>, Vec<u8>) = ords.into_iter().unzip();
-        let mut by_level = [0; 4];
-        for &l in &levels {
-            by_level[usize::from(l & 3)] += 1;
+        if !up_to_date(&set) {
+            let s = Arc::make_mut(&mut set);
+            s.slots = s.slots.max(slots);
+            if sealed && s.ranks.is_none() && !s.ords.is_empty() {
+                s.ranks = Some(ranks_of(src, &s.ords));
+            }
         }
-        let ranks = (sealed && !ords.is_empty()).then(|| ranks_of(src, &ords));
-        let set = Arc::new(HiddenSet {
-            ords,
-            levels,
-            by_level,
-            ranks,
-        });
         self.segs.insert(id, (now, Arc::clone(&set)));
         Ok((!set.ords.is_empty()).then_some(set))
     }
