@@ -116,8 +116,8 @@ pub use record::{
 };
 pub use runs::journal;
 pub use runs::{
-    Attempt, AttemptTicket, MAX_ERROR_BYTES, NewRun, Outcome, RetryPolicy, Run, RunCounts,
-    RunCursor, RunPage, RunQuery, RunStatus, Trigger,
+    Attempt, AttemptTicket, MAX_ERROR_BYTES, MAX_RETRY_DELAY, NewRun, Outcome, RetryPolicy, Run,
+    RunCounts, RunCursor, RunPage, RunQuery, RunStatus, Trigger,
 };
 pub use segment::format;
 pub use segment::recovery::{Damage, VerifyReport};

@@ -679,3 +679,55 @@ fn nothing_fails_without_a_configured_failpoint() {
     assert_eq!(all_runs(env.p()).len(), 1);
     env.check();
 }
+
+#[test]
+fn a_superseded_marker_whose_write_failed_is_written_later() {
+    let _fp = FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock(); // T0 = 22:13:20 (partition P = 22:00–23:00)
+    let opts = || {
+        StoreOptions::new()
+            .clock(clock.clone())
+            .sync_policy(SyncPolicy::Manual)
+            .retention(secs(86_400))
+            .retry_policy(runlog::RetryPolicy {
+                initial_delay: std::time::Duration::ZERO,
+                ..runlog::RetryPolicy::default()
+            })
+    };
+    {
+        let store = opts().open(dir.path()).unwrap();
+        let p = store.project("p").unwrap();
+        p.start_run(&new_run("job-1")).unwrap();
+        p.attempt_failed("job-1", 1, "boom").unwrap();
+        p.due_retries(T0).unwrap();
+        // 23:50: attempt 1 logs late (partition P + 1), attempt 2 succeeds.
+        clock.advance(secs(5_800));
+        let now = runlog::Clock::now(&clock);
+        p.append(&LogRecord::new(
+            now,
+            Level::Warn,
+            "job-1",
+            "attempt 1, late",
+        ))
+        .unwrap();
+        // The success is written; its marker (for partition P + 1) is not.
+        cfg("journal::append", "1*off->return(enospc)");
+        p.attempt_succeeded("job-1", 2).unwrap();
+        fail::remove("journal::append");
+        assert!(p.job_logs("job-1").unwrap().is_empty());
+        // The next event writes it.
+        p.start_run(&new_run("job-2")).unwrap();
+        p.sync().unwrap();
+    }
+    // A day later P is past retention (the run is gone), P + 1 is not.
+    clock.advance(secs(86_400 - 1_200));
+    let store = opts().open(dir.path()).unwrap();
+    let p = store.project("p").unwrap();
+    p.enforce_retention().unwrap();
+    assert_eq!(p.run("job-1").unwrap(), None);
+    let all = p.job_logs_all("job-1").unwrap();
+    assert_eq!(all.len(), 1, "the late line is within retention");
+    assert!(all[0].superseded);
+    assert!(p.job_logs("job-1").unwrap().is_empty(), "still hidden");
+}

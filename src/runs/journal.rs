@@ -5,8 +5,9 @@
 //! length as the logs), named `PPPPPPPPPP-GGGG.runs` like segments. Every
 //! event of a run goes to the newest file of its run's partition, so
 //! retention drops whole runs by deleting whole files. A file whose header
-//! is unreadable is set aside (reported, never deleted) and the partition
-//! continues in the next generation. All integers are little-endian.
+//! is unreadable is set aside (reported, left as it is until retention
+//! deletes it with its partition) and the partition continues in the next
+//! generation. All integers are little-endian.
 //!
 //! ## Header (32 bytes)
 //!

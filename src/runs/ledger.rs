@@ -44,6 +44,9 @@ pub(crate) struct LedgerState {
     dir_ready: bool,
     /// Partitions before this one are past retention: never read again.
     first_kept: u32,
+    /// Events already applied in memory whose write failed, to write
+    /// again (superseded markers: facts, valid in any order).
+    deferred: Vec<(Event, u32)>,
 }
 
 /// What replaying events found: runs that supersede earlier failures,
@@ -326,6 +329,52 @@ impl Ledger {
     /// [`SyncPolicy::Always`]), then applied. Returns what each applied
     /// event superseded, in order; stops at the first error (events
     /// before it stay recorded).
+    /// Write `event` to partition `partition` later: at the next event or
+    /// sync (a superseded marker whose write failed; it is already in effect
+    /// in memory).
+    pub(crate) fn defer(&self, event: Event, partition: u32) {
+        self.state.write().deferred.push((event, partition));
+    }
+
+    /// Try to write the deferred events; those that fail stay deferred.
+    fn write_deferred(&self, st: &mut LedgerState) {
+        let deferred = std::mem::take(&mut st.deferred);
+        for (i, (event, partition)) in deferred.iter().enumerate() {
+            if self.write_event(st, event, *partition).is_err() {
+                st.deferred.extend(deferred[i..].iter().cloned());
+                return;
+            }
+        }
+    }
+
+    /// Write one event at the end of its partition's journal (synced under
+    /// [`SyncPolicy::Always`]), without applying it.
+    fn write_event(&self, st: &mut LedgerState, event: &Event, partition: u32) -> Result<()> {
+        let key = self.writable(st, partition)?;
+        let mut buf = Vec::with_capacity(128);
+        let f = st
+            .files
+            .get_mut(&key)
+            .expect("writable returned an open file");
+        journal::encode_frame(event, f.next_seq, f.header.salt, &mut buf)?;
+        f.write(&buf)?;
+        if self.sync == SyncPolicy::Always {
+            let synced = f.handle(false).and_then(|h| {
+                crate::fs::fault("journal::sync")
+                    .and_then(|()| h.sync_data())
+                    .map_err(Error::io("sync", &f.path))
+            });
+            if let Err(e) = synced {
+                let _ = f.handle(false).map(|h| h.set_len(f.end));
+                let path = f.path.clone();
+                return Err(self.poison(st, path, e));
+            }
+            f.dirty = false;
+        }
+        f.commit(buf.len(), 1);
+        Ok(())
+    }
+
     pub(crate) fn record<T>(
         &self,
         mut make: impl FnMut(&RunTable) -> Result<Option<(Event, u32, T)>>,
@@ -333,30 +382,12 @@ impl Ledger {
     ) -> Result<()> {
         let mut st = self.state.write();
         self.check_writable(&st)?;
+        if !st.deferred.is_empty() {
+            self.write_deferred(&mut st);
+        }
         while let Some((event, partition, extra)) = make(&st.table)? {
             st.table.check(&event)?;
-            let key = self.writable(&mut st, partition)?;
-            let mut buf = Vec::with_capacity(128);
-            let f = st
-                .files
-                .get_mut(&key)
-                .expect("writable returned an open file");
-            journal::encode_frame(&event, f.next_seq, f.header.salt, &mut buf)?;
-            f.write(&buf)?;
-            if self.sync == SyncPolicy::Always {
-                let synced = f.handle(false).and_then(|h| {
-                    crate::fs::fault("journal::sync")
-                        .and_then(|()| h.sync_data())
-                        .map_err(Error::io("sync", &f.path))
-                });
-                if let Err(e) = synced {
-                    let _ = f.handle(false).map(|h| h.set_len(f.end));
-                    let path = f.path.clone();
-                    return Err(self.poison(&mut st, path, e));
-                }
-                f.dirty = false;
-            }
-            f.commit(buf.len(), 1);
+            self.write_event(&mut st, &event, partition)?;
             let superseded = st.table.apply(event, partition);
             done(&st.table, extra, superseded);
         }
@@ -492,6 +523,9 @@ impl Ledger {
         let files = {
             let mut st = self.state.write();
             self.check_writable(&st)?;
+            if !st.deferred.is_empty() {
+                self.write_deferred(&mut st);
+            }
             let mut files = Vec::new();
             for f in st.files.values_mut().filter(|f| f.dirty) {
                 files.push((f.handle(false)?, f.path.clone()));

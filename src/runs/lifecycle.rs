@@ -35,8 +35,16 @@ impl ProjectInner {
     /// long as logs written until now are kept.
     fn record_one(&self, job_id: &str, make: impl FnOnce(&Run) -> Event) -> Result<Run> {
         let mut make = Some(make);
-        let now_partition = self.partition_of(self.now()).ok();
+        // Logs may be stamped up to the future skew ahead: the marker goes
+        // to the partition of the latest of them.
+        let now = self.now();
+        let marker_partition = self
+            .partition_of(now.saturating_add(self.opts.max_future_skew))
+            .or_else(|_| self.partition_of(now))
+            .ok();
         let marker: RefCell<Option<Superseding>> = RefCell::new(None);
+        // The marker being written, until it is.
+        let unwritten: RefCell<Option<(Event, u32)>> = RefCell::new(None);
         let mut out = None;
         self.maintain_if_due()?;
         self.check_writable()?;
@@ -45,18 +53,22 @@ impl ProjectInner {
                 if let Some(make) = make.take() {
                     let run = self.visible(table, job_id)?;
                     let p = table.partition_of(job_id).unwrap_or_default();
-                    return Ok(Some((make(run), p, ())));
+                    return Ok(Some((make(run), p, false)));
                 }
                 Ok(marker.borrow_mut().take().and_then(|s| {
-                    let now = now_partition.filter(|&now| now > s.partition)?;
+                    let p = marker_partition.filter(|&p| p > s.partition)?;
                     let event = Event::Superseded {
                         job_id: s.job_id,
                         attempt: s.attempt,
                     };
-                    Some((event, now, ()))
+                    *unwritten.borrow_mut() = Some((event.clone(), p));
+                    Some((event, p, true))
                 }))
             },
-            |table, (), superseding| {
+            |table, is_marker, superseding| {
+                if is_marker {
+                    *unwritten.borrow_mut() = None;
+                }
                 if let Some(s) = superseding {
                     self.hidden
                         .lock()
@@ -69,9 +81,13 @@ impl ProjectInner {
             },
         );
         match result {
-            // The event itself is recorded even if the marker failed (the
-            // writer may then be poisoned, which the next call reports).
-            Err(_) if out.is_some() => {}
+            // The event itself is recorded: a marker that failed is
+            // written later (by the next event or sync).
+            Err(_) if out.is_some() => {
+                if let Some((event, p)) = unwritten.into_inner() {
+                    self.runs.defer(event, p);
+                }
+            }
             Err(e) => return Err(e),
             Ok(()) => {}
         }
@@ -368,8 +384,10 @@ impl Project {
     }
 
     /// Start a new, manual attempt of a `Failed` run and return it for the
-    /// runtime to execute (automatic retries then start over). Any other
-    /// status is refused with [`Error::InvalidTransition`] naming it.
+    /// runtime to execute (automatic retries then start over); a run whose
+    /// manual retry was [requested](Self::request_retry) and is due can be
+    /// started this way too. Any other status is refused with
+    /// [`Error::InvalidTransition`] naming it.
     pub fn retry_manually(&self, job_id: &str) -> Result<AttemptTicket> {
         self.inner.retry_manually(job_id)
     }

@@ -332,6 +332,9 @@ pub struct AttemptTicket {
     pub start: Timestamp,
 }
 
+/// Longest delay a [`RetryPolicy`] may set (a year).
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(365 * 86_400);
+
 /// How failed attempts are retried automatically.
 ///
 /// After a failure, if fewer than `max_retries` automatic retries have
@@ -398,6 +401,15 @@ impl RetryPolicy {
             return Err(Error::InvalidArgument {
                 what: "retry policy",
                 reason: format!("multiplier {} must be a finite number ≥ 1", self.multiplier),
+            });
+        }
+        if self.max_delay > MAX_RETRY_DELAY {
+            return Err(Error::InvalidArgument {
+                what: "retry policy",
+                reason: format!(
+                    "longest delay {:?} is over the limit of {:?}",
+                    self.max_delay, MAX_RETRY_DELAY
+                ),
             });
         }
         if self.initial_delay > self.max_delay {
