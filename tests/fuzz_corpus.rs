@@ -846,6 +846,13 @@ fn seed_files() -> Vec<(&'static str, String, Vec<u8>)> {
         25,
         &[&i64::MAX.to_le_bytes()[..], &[0xff; 12]].concat(),
     );
+    let run_first = store
+        .project
+        .runs(&runlog::RunQuery::new().all_time().limit(1))
+        .unwrap()
+        .next
+        .unwrap();
+    let run_bytes = fuzz_checks::cursor_text_bytes(&run_first.to_string()).unwrap();
     let mut odd_text = text(&first);
     *odd_text.last_mut().unwrap() += 1;
     add(
@@ -872,6 +879,19 @@ fn seed_files() -> Vec<(&'static str, String, Vec<u8>)> {
             ("text-cut", text(&first)[..65].to_vec()),
             ("text-noncanonical-tail", odd_text),
             ("text-other-chars", b"AAAA+/==".to_vec()),
+            ("run-cursor-text", run_first.to_string().into_bytes()),
+            ("run-cursor-bytes", run_bytes.clone()),
+            ("run-cursor-long-job", {
+                // A 128-byte job ID: the longest a run cursor holds.
+                let mut b = run_bytes[..34].to_vec();
+                b[33] = 128;
+                b.extend(std::iter::repeat_n(b'j', 128));
+                b.extend([0; 4]);
+                let n = b.len() - 4;
+                let crc = crc32fast::hash(&b[..n]);
+                b[n..].copy_from_slice(&crc.to_le_bytes());
+                b
+            }),
         ],
     );
 

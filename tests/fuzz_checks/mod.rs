@@ -39,9 +39,9 @@ use runlog::format::{
 use runlog::journal::{self, Event, JournalHeader, JournalScan};
 use runlog::{
     Cursor, Error, Level, LogRecord, MAX_CONTENT_BYTES, MAX_DETAIL_BYTES, MAX_JOB_ID_BYTES,
-    MAX_NAME_BYTES, MAX_PRESET_NAME, ManualClock, NewRun, Project, Query, RecordId, Run, RunQuery,
-    RunStatus, SavedRange, SegmentId, Store, StoreOptions, StoredRecord, SyncPolicy, TimeRange,
-    Timestamp, Trigger,
+    MAX_NAME_BYTES, MAX_PRESET_NAME, ManualClock, NewRun, Project, Query, RecordId, Run, RunCursor,
+    RunQuery, RunStatus, SavedRange, SegmentId, Store, StoreOptions, StoredRecord, SyncPolicy,
+    TimeRange, Timestamp, Trigger,
 };
 
 /// Inputs longer than this are ignored: the scanner's resync is O(n²).
@@ -1793,6 +1793,10 @@ pub struct CursorStore {
     pub horizon: Timestamp,
     /// The cursors of every page of `Query::new().all_time().limit(2)`.
     pub page_cursors: Vec<Cursor>,
+    /// Every run, newest first (ties: highest job ID first).
+    pub runs: Vec<Run>,
+    /// The fingerprint of `RunQuery::new()`'s filters (none).
+    pub run_fingerprint: u64,
 }
 
 /// The clock of the cursor store (2023-11-14T22:13:20Z + 2 h).
@@ -1855,6 +1859,24 @@ pub fn cursor_store() -> &'static CursorStore {
             cursor_fields(&cursor_text_bytes(&text).expect("cursor text")).fingerprint;
         let horizon =
             Timestamp::from_micros(CURSOR_NOW.as_micros() - RETENTION_SECS as i64 * 1_000_000);
+        for (job, t) in [("job-1", t0), ("job-2", t0), ("job-3", t1)] {
+            project
+                .start_run(&NewRun::new(job, "sync", Trigger::Scheduler).triggered_at(t))
+                .expect("start run");
+        }
+        let runs = project
+            .runs(&RunQuery::new().all_time().limit(100))
+            .expect("runs")
+            .runs;
+        let run_cursor = project
+            .runs(&RunQuery::new().all_time().limit(1))
+            .expect("runs")
+            .next
+            .expect("a run cursor");
+        let run_fingerprint = u64_le(
+            &cursor_text_bytes(&run_cursor.to_string()).expect("run cursor text"),
+            1,
+        );
         CursorStore {
             _dir: dir,
             project,
@@ -1862,6 +1884,8 @@ pub fn cursor_store() -> &'static CursorStore {
             fingerprint,
             horizon,
             page_cursors,
+            runs,
+            run_fingerprint,
         }
     })
 }
@@ -1894,6 +1918,104 @@ pub fn check_cursor(data: &[u8]) {
     for (cursor, fields) in decoded {
         check_cursor_query(cursor, fields);
     }
+    // The same bytes and text as a run cursor.
+    let mut runs = Vec::new();
+    runs.extend(check_run_cursor_bytes(data));
+    if let Some(fixed) = fix_run_cursor_crc(data).filter(|f| f != data) {
+        runs.extend(check_run_cursor_bytes(&fixed));
+    }
+    if let Some(b) = cursor_text_bytes(&text) {
+        let parsed = text.parse::<RunCursor>();
+        match (&parsed, run_cursor_is_valid(&b)) {
+            (Ok(c), true) => assert_eq!(c.to_string(), text, "run cursor text is not canonical"),
+            (Err(Error::InvalidCursor { .. }), false) => {}
+            (other, valid) => panic!("run cursor text {text:?} (valid bytes: {valid}): {other:?}"),
+        }
+        runs.extend(parsed.ok().map(|c| (c, b)));
+    } else {
+        assert!(
+            matches!(text.parse::<RunCursor>(), Err(Error::InvalidCursor { .. })),
+            "non-base64 run cursor text accepted"
+        );
+    }
+    for (cursor, bytes) in runs {
+        check_run_cursor_query(cursor, &bytes);
+    }
+}
+
+/// Whether `b` is a run cursor by its documented layout: `R`, fingerprint,
+/// range (from ≤ to), time, job ID length and UTF-8 bytes (≤ 128), CRC32.
+fn run_cursor_is_valid(b: &[u8]) -> bool {
+    b.len() >= 38
+        && b.len() == 38 + usize::from(b[33])
+        && crc32fast::hash(&b[..b.len() - 4]) == u32_le(b, b.len() - 4)
+        && b[0] == b'R'
+        && usize::from(b[33]) <= MAX_JOB_ID_BYTES
+        && std::str::from_utf8(&b[34..b.len() - 4]).is_ok()
+        && u64_le(b, 9) as i64 <= u64_le(b, 17) as i64
+}
+
+/// `b` with the run-cursor checksum recomputed, when its length fits.
+fn fix_run_cursor_crc(b: &[u8]) -> Option<Vec<u8>> {
+    (b.len() >= 38 && b.len() == 38 + usize::from(b[33])).then(|| {
+        let mut f = b.to_vec();
+        let n = f.len() - 4;
+        let crc = crc32fast::hash(&f[..n]);
+        put_u32(&mut f, n, crc);
+        f
+    })
+}
+
+fn check_run_cursor_bytes(b: &[u8]) -> Option<(RunCursor, Vec<u8>)> {
+    match RunCursor::from_bytes(b) {
+        Ok(c) => {
+            assert!(run_cursor_is_valid(b), "invalid run cursor bytes decoded");
+            let text = c.to_string();
+            assert_eq!(cursor_text_bytes(&text).as_deref(), Some(b));
+            assert_eq!(text.parse::<RunCursor>().ok(), Some(c.clone()));
+            Some((c, b.to_vec()))
+        }
+        Err(Error::InvalidCursor { .. }) => {
+            assert!(!run_cursor_is_valid(b), "valid run cursor bytes refused");
+            None
+        }
+        Err(e) => panic!("run cursor bytes: unexpected error {e}"),
+    }
+}
+
+/// A decoded run cursor continued in the cursor store: `CursorMismatch`
+/// exactly for other filters, else pages of the store's runs strictly
+/// below its position and inside its range (from the horizon).
+fn check_run_cursor_query(cursor: RunCursor, b: &[u8]) {
+    let s = cursor_store();
+    let q = RunQuery::new().all_time().limit(2);
+    let got = s.project.runs(&q.clone().after(cursor));
+    if u64_le(b, 1) != s.run_fingerprint {
+        assert!(
+            matches!(got, Err(Error::CursorMismatch)),
+            "a run cursor of other filters: {got:?}"
+        );
+        return;
+    }
+    let page = got.expect("runs after a run cursor");
+    let from = (u64_le(b, 9) as i64).max(s.horizon.as_micros());
+    let to = u64_le(b, 17) as i64;
+    let key = (
+        u64_le(b, 25) as i64,
+        std::str::from_utf8(&b[34..b.len() - 4]).unwrap(),
+    );
+    let expected: Vec<&str> = s
+        .runs
+        .iter()
+        .filter(|r| {
+            let t = r.trigger_time.as_micros();
+            t >= from && t < to && (t, r.job_id.as_str()) < key
+        })
+        .take(2)
+        .map(|r| r.job_id.as_str())
+        .collect();
+    let listed: Vec<&str> = page.runs.iter().map(|r| r.job_id.as_str()).collect();
+    assert_eq!(listed, expected, "runs after a run cursor");
 }
 
 fn check_cursor_bytes(b: &[u8]) -> Option<(Cursor, CursorFields)> {
