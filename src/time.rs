@@ -416,6 +416,48 @@ impl ResolvedRange {
     }
 }
 
+/// The time-range methods of a query builder with a `range: RangeSpec`
+/// field (log queries and run queries share them); `$what` names what the
+/// range selects and `$all` what an unlimited query returns, for the docs.
+macro_rules! range_builders {
+    ($what:literal, $all:literal) => {
+        #[doc = concat!("Only ", $what, " in a preset range (default: [`Preset::Last30Minutes`](crate::Preset::Last30Minutes)).")]
+        #[must_use]
+        pub fn preset(mut self, preset: crate::Preset) -> Self {
+            self.range = crate::RangeSpec::Preset(preset);
+            self
+        }
+
+        #[doc = concat!("Only ", $what, " in the last `d` before now.")]
+        #[must_use]
+        pub fn last(mut self, d: std::time::Duration) -> Self {
+            self.range = crate::RangeSpec::Last(d);
+            self
+        }
+
+        #[doc = concat!("Only ", $what, " in a fixed range (see [`TimeRange::new`](crate::TimeRange::new)).")]
+        #[must_use]
+        pub fn range(mut self, range: crate::TimeRange) -> Self {
+            self.range = crate::RangeSpec::Custom(range);
+            self
+        }
+
+        #[doc = concat!("No time limit: ", $all, ".")]
+        #[must_use]
+        pub fn all_time(self) -> Self {
+            self.range(crate::TimeRange::all())
+        }
+
+        #[doc = concat!("Only ", $what, " in a saved preset's range ([`Project::save_preset`](crate::Project::save_preset)).")]
+        #[must_use]
+        pub fn saved(mut self, name: impl Into<String>) -> Self {
+            self.range = crate::RangeSpec::Saved(name.into());
+            self
+        }
+    };
+}
+pub(crate) use range_builders;
+
 #[cfg(test)]
 mod tests {
     use super::*;

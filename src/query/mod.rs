@@ -11,7 +11,7 @@ pub(crate) mod superseded;
 use std::time::Duration;
 
 use crate::record::{Field, Level, StoredRecord};
-use crate::time::{Preset, RangeSpec, ResolvedRange, TimeRange, Timestamp};
+use crate::time::{RangeSpec, ResolvedRange, Timestamp};
 
 pub use cursor::Cursor;
 
@@ -82,40 +82,7 @@ impl Query {
         Self::default()
     }
 
-    /// Search a preset range (default: [`Preset::Last30Minutes`]).
-    #[must_use]
-    pub fn preset(mut self, preset: Preset) -> Self {
-        self.range = RangeSpec::Preset(preset);
-        self
-    }
-
-    /// Search the last `d` before now.
-    #[must_use]
-    pub fn last(mut self, d: Duration) -> Self {
-        self.range = RangeSpec::Last(d);
-        self
-    }
-
-    /// Search a fixed range (see [`TimeRange::new`]).
-    #[must_use]
-    pub fn range(mut self, range: TimeRange) -> Self {
-        self.range = RangeSpec::Custom(range);
-        self
-    }
-
-    /// Search every record the store keeps.
-    #[must_use]
-    pub fn all_time(self) -> Self {
-        self.range(TimeRange::all())
-    }
-
-    /// Search a saved preset of the project, by name
-    /// ([`Project::save_preset`](crate::Project::save_preset)).
-    #[must_use]
-    pub fn saved(mut self, name: impl Into<String>) -> Self {
-        self.range = RangeSpec::Saved(name.into());
-        self
-    }
+    crate::time::range_builders!("records", "every record the store keeps");
 
     /// Also accept records of `level` (calling it again widens the set).
     #[must_use]

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::hash::Hasher;
 use std::str::FromStr;
-use std::time::Duration;
 
 use roaring::RoaringBitmap;
 
@@ -15,7 +14,7 @@ use crate::record::{MAX_JOB_ID_BYTES, Text};
 use crate::runs::table::{Part, RunTable};
 use crate::runs::{Run, RunStatus, Trigger};
 use crate::segment::format::{i64_at, u32_at, u64_at};
-use crate::time::{Preset, RangeSpec, ResolvedRange, TimeRange, Timestamp};
+use crate::time::{RangeSpec, ResolvedRange, TimeRange, Timestamp};
 
 /// A search over a project's runs by trigger time, newest first; every
 /// filter given must match.
@@ -73,39 +72,7 @@ impl RunQuery {
         Self::new().trigger(Trigger::Scheduler)
     }
 
-    /// Runs triggered in a preset range (default: [`Preset::Last30Minutes`]).
-    #[must_use]
-    pub fn preset(mut self, preset: Preset) -> Self {
-        self.range = RangeSpec::Preset(preset);
-        self
-    }
-
-    /// Runs triggered in the last `d`.
-    #[must_use]
-    pub fn last(mut self, d: Duration) -> Self {
-        self.range = RangeSpec::Last(d);
-        self
-    }
-
-    /// Runs triggered in a fixed range.
-    #[must_use]
-    pub fn range(mut self, range: TimeRange) -> Self {
-        self.range = RangeSpec::Custom(range);
-        self
-    }
-
-    /// Every run the store keeps.
-    #[must_use]
-    pub fn all_time(self) -> Self {
-        self.range(TimeRange::all())
-    }
-
-    /// Runs triggered in a saved preset's range.
-    #[must_use]
-    pub fn saved(mut self, name: impl Into<String>) -> Self {
-        self.range = RangeSpec::Saved(name.into());
-        self
-    }
+    crate::time::range_builders!("runs triggered", "every run the store keeps");
 
     /// Only runs of this flow.
     #[must_use]
