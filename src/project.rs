@@ -1183,7 +1183,9 @@ impl ProjectInner {
         let st = self.state.read();
         let candidates = self.job_segments(&st, job_hash(job_id.as_bytes()));
         let mut out = Vec::new();
-        for id in candidates {
+        // Newest segment first, each newest record first: usually the
+        // whole list comes out newest first, and one reverse sorts it.
+        for id in candidates.into_iter().rev() {
             let Some(slot) = st.segments.get(&id) else {
                 continue;
             };
@@ -1200,7 +1202,11 @@ impl ProjectInner {
                 )?;
             }
         }
-        out.sort_unstable_by_key(|r| (r.record.time, r.id));
+        out.reverse();
+        if !out.is_sorted_by_key(|r| (r.record.time, r.id)) {
+            // Late records in another generation of a partition.
+            out.sort_unstable_by_key(|r| (r.record.time, r.id));
+        }
         drop(st);
         if let Some(ok) = self.hidden.lock().attempt_of(job_id) {
             for r in &mut out {
