@@ -499,7 +499,9 @@ impl ProjectInner {
         if now.as_micros() < self.state.read().next_check {
             return Ok(());
         }
+        self.check_writable()?;
         let mut st = self.state.write();
+        Self::check_poisoned(&st)?;
         if now.as_micros() >= st.next_check
             && let Err(e @ Error::Poisoned { .. }) = self.maintain(&mut st, now)
         {

@@ -731,3 +731,178 @@ fn a_superseded_marker_whose_write_failed_is_written_later() {
     assert!(all[0].superseded);
     assert!(p.job_logs("job-1").unwrap().is_empty(), "still hidden");
 }
+
+/// As `a_superseded_marker_whose_write_failed_is_written_later`, without a
+/// reopen: the deferred marker is in effect in memory from the start.
+#[test]
+fn a_deferred_marker_is_in_effect_in_memory_at_once() {
+    let _fp = FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let opts = || {
+        StoreOptions::new()
+            .clock(clock.clone())
+            .sync_policy(SyncPolicy::Manual)
+            .retention(secs(86_400))
+            .retry_policy(runlog::RetryPolicy {
+                initial_delay: std::time::Duration::ZERO,
+                ..runlog::RetryPolicy::default()
+            })
+    };
+    let store = opts().open(dir.path()).unwrap();
+    let p = store.project("p").unwrap();
+    p.start_run(&new_run("job-1")).unwrap();
+    p.attempt_failed("job-1", 1, "boom").unwrap();
+    p.due_retries(T0).unwrap();
+    clock.advance(secs(5_800));
+    let now = runlog::Clock::now(&clock);
+    p.append(&LogRecord::new(
+        now,
+        Level::Warn,
+        "job-1",
+        "attempt 1, late",
+    ))
+    .unwrap();
+    fail::cfg("journal::append", "1*off->return(enospc)").unwrap();
+    p.attempt_succeeded("job-1", 2).unwrap();
+    fail::remove("journal::append");
+    assert!(p.job_logs("job-1").unwrap().is_empty());
+    // The next event writes the deferred marker to disk.
+    p.start_run(&new_run("job-2")).unwrap();
+    p.sync().unwrap();
+    // A day later: the run's partition is past retention, the marker's is not.
+    clock.advance(secs(86_400 - 1_200));
+    p.enforce_retention().unwrap();
+    assert_eq!(p.run("job-1").unwrap(), None);
+    let in_session = p.job_logs("job-1").unwrap();
+    let q = runlog::Query::new().all_time();
+    let in_session_q = p.query(&q).unwrap().records.len();
+    drop(p);
+    drop(store);
+    let store = opts().open(dir.path()).unwrap();
+    let p = store.project("p").unwrap();
+    let after_reopen = p.job_logs("job-1").unwrap();
+    let after_reopen_q = p.query(&q).unwrap().records.len();
+    eprintln!(
+        "in session: job_logs={} query={}; after reopen: job_logs={} query={}",
+        in_session.len(),
+        in_session_q,
+        after_reopen.len(),
+        after_reopen_q
+    );
+    assert!(
+        in_session.is_empty() && in_session_q == 0,
+        "the late line shows in session"
+    );
+    assert_eq!(
+        in_session.len(),
+        after_reopen.len(),
+        "memory and disk disagree on whether the late line is hidden"
+    );
+}
+
+/// A run event on a poisoned project is refused before it seals or drops
+/// anything, like an append.
+#[test]
+fn a_run_event_on_a_poisoned_writer_seals_nothing() {
+    let _fp = FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let store = StoreOptions::new()
+        .clock(clock.clone())
+        .sync_policy(SyncPolicy::Always)
+        .open(dir.path())
+        .unwrap();
+    let p = store.project("p").unwrap();
+    p.append(&rec(T0, 1)).unwrap();
+    fail::cfg("segment::sync", "1*return").unwrap();
+    let e = p.append(&rec(T0, 2)).unwrap_err();
+    assert!(matches!(e, Error::Poisoned { .. }), "{e:?}");
+    fail::remove("segment::sync");
+    // Past the partition and its grace: the segment is due for sealing.
+    clock.advance(secs(7_200));
+    let e = p.append(&rec(runlog::Clock::now(&clock), 3)).unwrap_err();
+    assert!(matches!(e, Error::Poisoned { .. }), "{e:?}");
+    let sealed_after_append = p.segments().unwrap().iter().any(|s| s.sealed);
+    assert!(
+        !sealed_after_append,
+        "an append on a poisoned writer seals nothing"
+    );
+    let e = p.start_run(&new_run("job-1")).unwrap_err();
+    assert!(matches!(e, Error::Poisoned { .. }), "{e:?}");
+    let segs = p.segments().unwrap();
+    assert!(
+        !segs.iter().any(|s| s.sealed),
+        "a refused run event sealed a segment of a poisoned writer"
+    );
+}
+
+/// When writing a deferred marker poisons the journal (a failed fsync
+/// under Always), the event of the same call is refused, not acknowledged.
+#[test]
+fn no_event_is_acknowledged_once_a_deferred_write_poisoned() {
+    let _fp = FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let store = StoreOptions::new()
+        .clock(clock.clone())
+        .sync_policy(SyncPolicy::Always)
+        .retry_policy(runlog::RetryPolicy {
+            initial_delay: std::time::Duration::ZERO,
+            ..runlog::RetryPolicy::default()
+        })
+        .open(dir.path())
+        .unwrap();
+    let p = store.project("p").unwrap();
+    p.start_run(&new_run("job-1")).unwrap();
+    p.attempt_failed("job-1", 1, "boom").unwrap();
+    p.due_retries(T0).unwrap();
+    clock.advance(secs(5_800));
+    fail::cfg("journal::append", "1*off->return(enospc)").unwrap();
+    p.attempt_succeeded("job-1", 2).unwrap(); // marker deferred
+    fail::remove("journal::append");
+    fail::cfg("journal::sync", "1*return").unwrap();
+    let r = p.start_run(&new_run("job-2"));
+    fail::remove("journal::sync");
+    let again = p.start_run(&new_run("job-3"));
+    assert!(
+        r.is_err(),
+        "start_run returned Ok though its call poisoned the writer (next call: {again:?})"
+    );
+}
+
+#[test]
+fn sync_reports_a_marker_still_deferred() {
+    let _fp = FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let store = StoreOptions::new()
+        .clock(clock.clone())
+        .sync_policy(SyncPolicy::Manual)
+        .retry_policy(runlog::RetryPolicy {
+            initial_delay: std::time::Duration::ZERO,
+            ..runlog::RetryPolicy::default()
+        })
+        .open(dir.path())
+        .unwrap();
+    let p = store.project("p").unwrap();
+    p.start_run(&new_run("job-1")).unwrap();
+    p.attempt_failed("job-1", 1, "boom").unwrap();
+    p.due_retries(T0).unwrap();
+    clock.advance(secs(5_800));
+    fail::cfg("journal::append", "1*off->return(enospc)").unwrap();
+    p.attempt_succeeded("job-1", 2).unwrap();
+    // the disk stays full
+    fail::cfg("journal::append", "return(enospc)").unwrap();
+    let r = p.sync();
+    fail::remove("journal::append");
+    let files: Vec<_> = std::fs::read_dir(p.dir().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    eprintln!("sync: {r:?}; journal files: {files:?}");
+    assert!(
+        r.is_err(),
+        "sync returned Ok although the superseded marker is not on disk"
+    );
+}

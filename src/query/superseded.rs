@@ -160,7 +160,8 @@ impl Hidden {
             None => self.full(src, &mut added, note)?,
         }
         let up_to_date = |set: &HiddenSet| {
-            set.slots >= slots && (!sealed || set.ords.is_empty() || set.ranks.is_some())
+            (!follow_growth || set.slots >= slots)
+                && (!sealed || set.ords.is_empty() || set.ranks.is_some())
         };
         let mut set = match entry {
             Some((v, set)) if v == now && added.is_empty() && up_to_date(&set) => {

@@ -245,7 +245,9 @@ pub fn encode_frame(event: &Event, seq: u32, salt: u64, out: &mut Vec<u8>) -> Re
 /// The frame at the start of `b`, if a whole valid one is there with a
 /// sequence number in `seqs`: its sequence number, its event, and its
 /// length. The cheap checks (length, sequence number) come before the
-/// checksum, so looking for a frame in damaged bytes stays cheap.
+/// checksum, so looking for a frame in damaged bytes rarely computes one
+/// (bytes crafted to carry plausible sequence numbers still cost a
+/// checksum per offset: about 130 ms per MiB).
 fn parse_frame(
     b: &[u8],
     salt: u64,

@@ -323,12 +323,6 @@ impl Ledger {
         }
     }
 
-    /// Record events one after another under one lock: each is built by
-    /// `make` from the current state (`None` ends the sequence), checked,
-    /// written to its partition's journal (synced under
-    /// [`SyncPolicy::Always`]), then applied. Returns what each applied
-    /// event superseded, in order; stops at the first error (events
-    /// before it stay recorded).
     /// Write `event` to partition `partition` later: at the next event or
     /// sync (a superseded marker whose write failed; it is already in effect
     /// in memory).
@@ -336,15 +330,17 @@ impl Ledger {
         self.state.write().deferred.push((event, partition));
     }
 
-    /// Try to write the deferred events; those that fail stay deferred.
-    fn write_deferred(&self, st: &mut LedgerState) {
+    /// Try to write the deferred events; those that fail stay deferred,
+    /// and the first failure is returned.
+    fn write_deferred(&self, st: &mut LedgerState) -> Result<()> {
         let deferred = std::mem::take(&mut st.deferred);
         for (i, (event, partition)) in deferred.iter().enumerate() {
-            if self.write_event(st, event, *partition).is_err() {
+            if let Err(e) = self.write_event(st, event, *partition) {
                 st.deferred.extend(deferred[i..].iter().cloned());
-                return;
+                return Err(e);
             }
         }
+        Ok(())
     }
 
     /// Write one event at the end of its partition's journal (synced under
@@ -375,6 +371,12 @@ impl Ledger {
         Ok(())
     }
 
+    /// Record events one after another under one lock: each is built by
+    /// `make` from the current state (`None` ends the sequence), checked,
+    /// written to its partition's journal (synced under
+    /// [`SyncPolicy::Always`]), then applied. Returns what each applied
+    /// event superseded, in order; stops at the first error (events
+    /// before it stay recorded).
     pub(crate) fn record<T>(
         &self,
         mut make: impl FnMut(&RunTable) -> Result<Option<(Event, u32, T)>>,
@@ -383,7 +385,10 @@ impl Ledger {
         let mut st = self.state.write();
         self.check_writable(&st)?;
         if !st.deferred.is_empty() {
-            self.write_deferred(&mut st);
+            // Best effort here: the caller's event does not depend on it
+            // (a failed sync poisons, which the check below reports).
+            let _ = self.write_deferred(&mut st);
+            self.check_writable(&st)?;
         }
         while let Some((event, partition, extra)) = make(&st.table)? {
             st.table.check(&event)?;
@@ -511,7 +516,8 @@ impl Ledger {
     }
 
     pub(crate) fn is_dirty(&self) -> bool {
-        self.state.read().files.values().any(|f| f.dirty)
+        let st = self.state.read();
+        !st.deferred.is_empty() || st.files.values().any(|f| f.dirty)
     }
 
     /// `fsync` every journal file written since the last sync.
@@ -520,11 +526,14 @@ impl Ledger {
             return Ok(());
         }
         let _one_at_a_time = self.syncing.lock();
+        let mut deferred = Ok(());
         let files = {
             let mut st = self.state.write();
             self.check_writable(&st)?;
             if !st.deferred.is_empty() {
-                self.write_deferred(&mut st);
+                // Still synced below whatever happens to it; its failure is
+                // returned: the marker is not durable yet.
+                deferred = self.write_deferred(&mut st);
             }
             let mut files = Vec::new();
             for f in st.files.values_mut().filter(|f| f.dirty) {
@@ -546,6 +555,7 @@ impl Ledger {
         let mut st = self.state.write();
         // Handles reopened to sync count against the cap too.
         Self::cap_handles(&mut st, None);
+        deferred?;
         self.check_writable(&st)
     }
 

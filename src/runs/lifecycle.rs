@@ -85,6 +85,9 @@ impl ProjectInner {
             // written later (by the next event or sync).
             Err(_) if out.is_some() => {
                 if let Some((event, p)) = unwritten.into_inner() {
+                    if let Event::Superseded { job_id, attempt } = &event {
+                        self.hidden.lock().supersede(job_id.clone(), *attempt, p);
+                    }
                     self.runs.defer(event, p);
                 }
             }
