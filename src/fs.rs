@@ -107,3 +107,12 @@ pub(crate) fn unsyncable() -> File {
     let (reader, _writer) = io::pipe().expect("pipe");
     File::from(std::os::fd::OwnedFd::from(reader))
 }
+
+/// Remove the file at `path`; one already gone is not an error.
+pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", path)(e)),
+    }
+}

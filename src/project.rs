@@ -32,13 +32,18 @@ use crate::time::{RangeSpec, ResolvedRange, TimeRange, Timestamp, duration_micro
 
 /// The saved presets file of a project.
 const PRESETS_FILE: &str = "presets";
-/// Whether `name` is an index file a seal left half-done (`<segment>.idx.tmp`).
-fn is_stale_index_tmp(name: &std::ffi::OsStr) -> bool {
+/// Whether `name` is a segment's file with extension `ext` (`<segment>.<ext>`).
+fn is_segment_file(name: &std::ffi::OsStr, ext: &str) -> bool {
     name.to_str()
-        .and_then(|n| n.strip_suffix(&format!(".{}", crate::segment::TMP_INDEX_EXT)))
+        .and_then(|n| n.strip_suffix(&format!(".{ext}")))
         .is_some_and(|stem| {
             parse_segment_name(&format!("{stem}.{}", crate::segment::SEALED_EXT)).is_some()
         })
+}
+
+/// Whether `name` is an index file a seal left half-done (`<segment>.idx.tmp`).
+fn is_stale_index_tmp(name: &std::ffi::OsStr) -> bool {
+    is_segment_file(name, crate::segment::TMP_INDEX_EXT)
 }
 
 /// A follower's mark for a sealed segment it has read to the end.
@@ -91,19 +96,11 @@ pub(crate) struct ProjectInner {
 /// entries other than a segment: an index (finished or half-written), the
 /// presets file (or its temporary), the run journal directory.
 fn is_own_entry(name: &std::ffi::OsStr) -> bool {
-    let Some(name) = name.to_str() else {
-        return false;
-    };
-    let index_of_segment = |ext: &str| {
-        name.strip_suffix(&format!(".{ext}")).is_some_and(|stem| {
-            parse_segment_name(&format!("{stem}.{}", crate::segment::SEALED_EXT)).is_some()
-        })
-    };
     name == PRESETS_FILE
-        || name == format!("{PRESETS_FILE}.tmp")
+        || name.to_str() == Some(&format!("{PRESETS_FILE}.tmp"))
         || name == crate::runs::journal::JOURNAL_DIR
-        || index_of_segment(crate::segment::INDEX_EXT)
-        || index_of_segment(crate::segment::TMP_INDEX_EXT)
+        || is_segment_file(name, crate::segment::INDEX_EXT)
+        || is_stale_index_tmp(name)
 }
 
 /// The retry policies of a project.
@@ -545,11 +542,7 @@ impl ProjectInner {
                     path.clone(),
                     segment_path(&self.dir, *id, crate::segment::INDEX_EXT),
                 ] {
-                    match fs::remove_file(&path) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(Error::io("remove", &path)(e)),
-                    }
+                    crate::fs::remove_if_exists(&path)?;
                 }
             }
         }
@@ -748,14 +741,15 @@ impl ProjectInner {
             let frames = plan.frames.iter().map(|&(rel, i)| (rel, &records[i]));
             Self::active_mut(&mut st, plan.id).commit(plan.buf.len(), frames);
         }
-        {
-            let mut hidden = self.hidden.lock();
+        let mut hidden = self.hidden.lock();
+        if !hidden.is_empty() {
             for plan in &plans {
                 for (k, &(_, i)) in plan.frames.iter().enumerate() {
                     hidden.appended(plan.id, plan.first_ordinal + k as u32, &records[i]);
                 }
             }
         }
+        drop(hidden);
         drop(st);
         *self.appended.lock() += 1;
         self.appended_cv.notify_all();

@@ -499,13 +499,13 @@ impl Ledger {
         for id in old {
             let path = journal_path(&self.dir, id.0, id.1);
             st.files.remove(&id);
-            remove(&path)?;
+            crate::fs::remove_if_exists(&path)?;
             n += 1;
         }
         // Set-aside files past retention are runlog's own files too.
         for id in aside {
             if let Some(path) = st.set_aside.remove(&id) {
-                remove(&path)?;
+                crate::fs::remove_if_exists(&path)?;
                 n += 1;
             }
         }
@@ -567,14 +567,6 @@ impl Ledger {
             .map(|f| (f.path.clone(), Some(f.end)))
             .chain(st.set_aside.values().map(|p| (p.clone(), None)))
             .collect()
-    }
-}
-
-fn remove(path: &Path) -> Result<()> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io("remove", path)(e)),
     }
 }
 
