@@ -636,6 +636,11 @@ impl ProjectInner {
         let horizon = self.horizon(now);
         let limit = now.saturating_add(self.opts.max_future_skew);
         let mut partitions = Vec::with_capacity(records.len());
+        let mut lens = Vec::with_capacity(records.len());
+        // Bytes of frames still to encode, per partition.
+        let mut left: Vec<(u32, u64)> = Vec::new();
+        let bytes_left =
+            |left: &[(u32, u64)], p: u32| left.iter().find(|(q, _)| *q == p).map_or(0, |&(_, b)| b);
         for r in records {
             r.validate()?;
             if r.time < horizon {
@@ -650,7 +655,14 @@ impl ProjectInner {
                     limit,
                 });
             }
-            partitions.push(self.partition_of(r.time)?);
+            let p = self.partition_of(r.time)?;
+            partitions.push(p);
+            let len = format::frame_len(r) as u64;
+            lens.push(len);
+            match left.iter_mut().find(|(q, _)| *q == p) {
+                Some((_, bytes)) => *bytes += len,
+                None => left.push((p, len)),
+            }
         }
         if let Some(e) = self.runs.poisoned() {
             return Err(e);
@@ -675,7 +687,7 @@ impl ProjectInner {
         let mut ids = Vec::with_capacity(records.len());
         let max_bytes = self.opts.max_segment_bytes;
         for (k, (r, &p)) in records.iter().zip(&partitions).enumerate() {
-            let len = format::frame_len(r) as u64;
+            let len = lens[k];
             let i = match plans.iter().rposition(|pl| pl.id.partition == p) {
                 Some(i) if plans[i].end_before + plans[i].buf.len() as u64 + len <= max_bytes => i,
                 found => {
@@ -697,12 +709,19 @@ impl ProjectInner {
                         salt: seg.salt(),
                         end_before: seg.end(),
                         first_ordinal: seg.next_ordinal(),
-                        buf: Vec::new(),
+                        // Sized for the rest of the partition's records,
+                        // so encoding does not copy the buffer as it grows.
+                        buf: Vec::with_capacity(
+                            bytes_left(&left, p).min(max_bytes.saturating_sub(seg.end())) as usize,
+                        ),
                         frames: Vec::new(),
                     });
                     plans.len() - 1
                 }
             };
+            if let Some((_, bytes)) = left.iter_mut().find(|(q, _)| *q == p) {
+                *bytes -= len;
+            }
             let plan = &mut plans[i];
             let ordinal = plan.first_ordinal + plan.frames.len() as u32;
             let rel = plan.buf.len() as u32;

@@ -42,7 +42,8 @@ use std::sync::OnceLock;
 
 use roaring::RoaringBitmap;
 
-use crate::index::memory::{MemIndex, substring_terms};
+use crate::index::dict::substring_terms;
+use crate::index::memory::MemIndex;
 use crate::index::postings::Postings;
 use crate::index::{FIELD_COUNT, IndexField};
 use crate::record::SegmentId;

@@ -7,6 +7,7 @@
 //! the segment's time order, so iterating a bitmap backwards walks its
 //! records newest first.
 
+pub(crate) mod dict;
 pub(crate) mod disk;
 pub(crate) mod memory;
 pub(crate) mod postings;
@@ -107,5 +108,3 @@ impl std::hash::Hasher for FxHasher {
         self.0
     }
 }
-
-pub(crate) type FxBuild = std::hash::BuildHasherDefault<FxHasher>;

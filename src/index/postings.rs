@@ -1,6 +1,6 @@
 //! Sorted, distinct `u32` lists: the postings of an active segment's index.
 //!
-//! Appending an ordinal is a `Vec::push` (ordinals arrive in order), which
+//! Appending an ordinal is a push (ordinals arrive in order), which
 //! keeps ingest cheap; queries intersect and merge the sorted lists
 //! directly. Sealing turns them into roaring bitmaps.
 
@@ -8,52 +8,134 @@ use std::borrow::Cow;
 
 use roaring::RoaringBitmap;
 
-/// Sorted, distinct values.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Postings(Vec<u32>);
+/// Sorted, distinct values. Up to [`INLINE_VALUES`] of them are stored
+/// inline (no allocation, no pointer to chase): most terms of a segment
+/// (IDs, numbers) occur only a few times.
+#[derive(Clone, Debug)]
+pub(crate) struct Postings(Repr);
+
+/// Values kept inline before spilling to the heap.
+const INLINE_VALUES: usize = 6;
+
+#[derive(Clone, Debug)]
+enum Repr {
+    Inline {
+        len: u32,
+        values: [u32; INLINE_VALUES],
+    },
+    /// `last` repeats the last value (0 if none) so that adding compares
+    /// against the entry's own cache line; only the write of the new value
+    /// touches the list's tail, and a write does not stall on a miss.
+    Heap { last: u32, values: Vec<u32> },
+}
+
+impl Default for Postings {
+    fn default() -> Self {
+        Postings(Repr::Inline {
+            len: 0,
+            values: [0; INLINE_VALUES],
+        })
+    }
+}
+
+impl PartialEq for Postings {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Postings {}
 
 impl Postings {
+    fn from_vec(values: Vec<u32>) -> Self {
+        Postings(Repr::Heap {
+            last: values.last().copied().unwrap_or(0),
+            values,
+        })
+    }
+
     /// Add `x` (usually above every value present).
+    #[inline]
     pub(crate) fn add(&mut self, x: u32) {
-        match self.0.last() {
-            Some(&last) if last >= x => {
-                if let Err(at) = self.0.binary_search(&x) {
-                    self.0.insert(at, x);
+        // The common case first: a frequent term's next ordinal.
+        if let Repr::Heap { last, values } = &mut self.0
+            && !values.is_empty()
+            && *last < x
+        {
+            values.push(x);
+            *last = x;
+            return;
+        }
+        self.add_other(x);
+    }
+
+    fn add_other(&mut self, x: u32) {
+        match self.as_slice().last() {
+            None => {}
+            // A word repeated within one record.
+            Some(&last) if last == x => return,
+            Some(&last) if last > x => {
+                if let Err(at) = self.as_slice().binary_search(&x) {
+                    self.with_heap(|v| v.insert(at, x));
                 }
+                return;
             }
-            _ => self.0.push(x),
+            Some(_) => {}
+        }
+        match &mut self.0 {
+            Repr::Inline { len, values } if (*len as usize) < INLINE_VALUES => {
+                values[*len as usize] = x;
+                *len += 1;
+            }
+            _ => self.with_heap(|v| v.push(x)),
+        }
+    }
+
+    /// Change the values as a `Vec` (moving them to the heap if inline).
+    fn with_heap(&mut self, change: impl FnOnce(&mut Vec<u32>)) {
+        if let Repr::Inline { len, values } = &self.0 {
+            let mut v = Vec::with_capacity(INLINE_VALUES * 2);
+            v.extend_from_slice(&values[..*len as usize]);
+            *self = Postings::from_vec(v);
+        }
+        if let Repr::Heap { last, values } = &mut self.0 {
+            change(values);
+            *last = values.last().copied().unwrap_or(0);
         }
     }
 
     #[cfg(test)]
     pub(crate) fn from_sorted(v: Vec<u32>) -> Self {
-        Postings(v)
+        Postings::from_vec(v)
     }
 
     pub(crate) fn as_slice(&self) -> &[u32] {
-        &self.0
+        match &self.0 {
+            Repr::Inline { len, values } => &values[..*len as usize],
+            Repr::Heap { values, .. } => values,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.0.len()
+        self.as_slice().len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_slice().is_empty()
     }
 
     #[cfg(test)]
     pub(crate) fn contains(&self, x: u32) -> bool {
-        self.0.binary_search(&x).is_ok()
+        self.as_slice().binary_search(&x).is_ok()
     }
 
     /// Values in both lists: for each value of the shorter list, a
     /// galloping search forward in the longer one.
     pub(crate) fn and(&self, other: &Postings) -> Postings {
         let (small, large) = if self.len() <= other.len() {
-            (&self.0, &other.0)
+            (self.as_slice(), other.as_slice())
         } else {
-            (&other.0, &self.0)
+            (other.as_slice(), self.as_slice())
         };
         let mut out = Vec::with_capacity(small.len());
         let mut rest: &[u32] = large;
@@ -75,7 +157,7 @@ impl Postings {
                 break;
             }
         }
-        Postings(out)
+        Postings::from_vec(out)
     }
 
     /// Values in any of `lists`.
@@ -83,23 +165,25 @@ impl Postings {
         let mut out: Vec<u32> = Vec::new();
         let mut n = 0;
         for l in lists {
-            out.extend_from_slice(&l.0);
+            out.extend_from_slice(l.as_slice());
             n += 1;
         }
         if n > 1 {
             out.sort_unstable();
             out.dedup();
         }
-        Postings(out)
+        Postings::from_vec(out)
     }
 
     /// As a roaring bitmap, with every value mapped through `map` (ranks).
     pub(crate) fn to_bitmap(&self, map: Option<&[u32]>) -> RoaringBitmap {
         match map {
-            None => RoaringBitmap::from_sorted_iter(self.0.iter().copied()).unwrap_or_default(),
+            None => {
+                RoaringBitmap::from_sorted_iter(self.as_slice().iter().copied()).unwrap_or_default()
+            }
             Some(map) => {
                 let mut mapped: Vec<u32> = self
-                    .0
+                    .as_slice()
                     .iter()
                     .filter_map(|&x| map.get(x as usize).copied())
                     .collect();
@@ -134,9 +218,9 @@ impl<'a> Conj<'a> {
         'driver: loop {
             let end = self.ends.first_mut()?;
             *end = end.checked_sub(1)?;
-            let x = self.sets[0].0[*end];
+            let x = self.sets[0].as_slice()[*end];
             for k in 1..self.sets.len() {
-                let list = &self.sets[k].0[..self.ends[k]];
+                let list = &self.sets[k].as_slice()[..self.ends[k]];
                 // Gallop down from the end, then search the window.
                 let mut step = 1;
                 while step < list.len() && list[list.len() - 1 - step] > x {
@@ -161,7 +245,7 @@ impl<'a> Conj<'a> {
             out.push(x);
         }
         out.reverse();
-        Postings(out)
+        Postings::from_vec(out)
     }
 }
 

@@ -1,0 +1,504 @@
+//! One field's dictionary in an active segment's index: term → postings.
+//!
+//! This is the append path's hottest structure: every record adds about
+//! 25 terms (9 fields and ~16 words of content), and most of a term's
+//! cost used to be cache misses (a `HashMap` bucket, then the postings'
+//! `Vec` header, then its tail), since a segment's dictionary outgrows
+//! the CPU caches within seconds. The layout here keeps a term to one or
+//! two cache lines:
+//!
+//! - `slots` is an open-addressed (linear probing) table of 8-byte words,
+//!   `(tag << 32) | (id + 1)`, `0` when empty. A probe compares the 32-bit
+//!   tag before touching any entry, so a new term touches no entry at all
+//!   and an existing one touches exactly one.
+//! - `entries` holds one 64-byte, line-aligned [`Entry`] per term, in the
+//!   order terms were first seen (their IDs): the key (inline up to 24
+//!   bytes, longer keys in `long`) and the postings, whose first six
+//!   ordinals live inline — most terms (IDs, numbers) never need more,
+//!   so they cost no allocation and no second cache line.
+//! - For words, `blob` concatenates the terms in ID order, so a substring
+//!   search runs one `memmem` over it instead of visiting every entry.
+
+use crate::index::postings::Postings;
+
+/// Keys up to this many bytes are stored in their entry.
+const INLINE: usize = 24;
+
+/// Largest share of `slots` in use, as `MAX_LOAD_NUM / MAX_LOAD_DEN`.
+const MAX_LOAD_NUM: usize = 3;
+const MAX_LOAD_DEN: usize = 4;
+
+/// One term: its key and postings, in one cache line.
+#[derive(Debug)]
+#[repr(align(64))]
+struct Entry {
+    /// The key's bytes, zero-padded; for a longer key, its offset in `long`
+    /// (little-endian, first four bytes).
+    key: [u8; INLINE],
+    /// The key's length in bytes.
+    len: u32,
+    postings: Postings,
+}
+
+/// A term prepared for probing: its bytes zero-padded to `INLINE` as
+/// three little-endian words (built with loads only: writing the term
+/// into a buffer and reading it back as words stalled on store
+/// forwarding), and its hash. A term longer than `INLINE` keeps its bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Key<'a> {
+    words: [u64; 3],
+    len: usize,
+    hash: u64,
+    /// The bytes of a term longer than `INLINE`; empty otherwise.
+    long: &'a [u8],
+}
+
+impl<'a> Key<'a> {
+    #[inline]
+    pub(crate) fn new(term: &'a [u8]) -> Self {
+        Key::inline(term).unwrap_or_else(|| Key {
+            words: [0; 3],
+            len: term.len(),
+            hash: hash_long(term),
+            long: term,
+        })
+    }
+
+    /// The key of `term` if it fits inline (borrowing nothing).
+    #[inline]
+    pub(crate) fn inline(term: &[u8]) -> Option<Key<'static>> {
+        (term.len() <= INLINE).then(|| {
+            let words = padded_words(term);
+            Key {
+                words,
+                len: term.len(),
+                hash: hash_words(&words, term.len()),
+                long: &[],
+            }
+        })
+    }
+
+    /// The key of `word` lower-cased, for a word of ASCII letters and
+    /// digits of at most `INLINE` bytes (`None` if longer): lower-casing
+    /// such a word sets bit 5 of each byte (digits have it already), done
+    /// here on the loaded words instead of on a copy.
+    #[inline]
+    pub(crate) fn ascii_word(word: &[u8]) -> Option<Key<'static>> {
+        debug_assert!(word.iter().all(u8::is_ascii_alphanumeric));
+        let n = word.len();
+        if n > INLINE {
+            return None;
+        }
+        let mut words = padded_words(word);
+        for w in &mut words {
+            // Bit 7 of each nonzero byte (every byte of the word is; the
+            // padding is zero), moved to bit 5.
+            const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+            let nonzero = (((*w & LOW7) + LOW7) | *w) & !LOW7;
+            *w |= nonzero >> 2;
+        }
+        Some(Key {
+            words,
+            len: n,
+            hash: hash_words(&words, n),
+            long: &[],
+        })
+    }
+
+    fn tag(&self) -> u64 {
+        self.hash >> 32
+    }
+
+    fn is_inline(&self) -> bool {
+        self.len <= INLINE
+    }
+}
+
+fn load8(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+fn load4(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[at..at + 4]);
+    u64::from(u32::from_le_bytes(w))
+}
+
+/// `term` (at most `INLINE` bytes) zero-padded, as three words: whole
+/// 8-byte loads where the term allows (the last one overlapping and
+/// shifted), so the only branches are on the length's range.
+#[inline]
+fn padded_words(t: &[u8]) -> [u64; 3] {
+    let n = t.len();
+    debug_assert!(n <= INLINE);
+    if n >= 8 {
+        let last = load8(t, n - 8);
+        match n {
+            8 => [last, 0, 0],
+            9..=16 => [load8(t, 0), last >> (8 * (16 - n)), 0],
+            _ => [load8(t, 0), load8(t, 8), last >> (8 * (24 - n))],
+        }
+    } else if n >= 4 {
+        // Two 4-byte loads, overlapping unless n = 8 (equal bytes OR).
+        [load4(t, 0) | (load4(t, n - 4) << (8 * (n - 4))), 0, 0]
+    } else if n > 0 {
+        let b = |i: usize| u64::from(t[i]) << (8 * i);
+        [b(0) | b(n / 2) | b(n - 1), 0, 0]
+    } else {
+        [0; 3]
+    }
+}
+
+fn words_of(key: &[u8; INLINE]) -> [u64; 3] {
+    [load8(key, 0), load8(key, 8), load8(key, 16)]
+}
+
+/// The high and low halves of a 128-bit product, folded together: the
+/// mixing step of the foldhash/wyhash family.
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+const SEEDS: [u64; 4] = [
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7344,
+    0xa409_3822_299f_31d0,
+    0x082e_fa98_ec4e_6c89,
+];
+
+/// Hash of a key of `len <= INLINE` bytes, given as padded words.
+#[inline]
+fn hash_words(w: &[u64; 3], len: usize) -> u64 {
+    fold(w[0] ^ SEEDS[0], w[1] ^ SEEDS[1]) ^ fold(w[2] ^ SEEDS[2], len as u64 ^ SEEDS[3])
+}
+
+/// Hash of a key longer than `INLINE` bytes.
+fn hash_long(term: &[u8]) -> u64 {
+    let mut h = (term.len() as u64) ^ SEEDS[3];
+    for chunk in term.chunks(16) {
+        let w = padded_words(chunk);
+        h = fold(w[0] ^ SEEDS[0] ^ h, w[1] ^ SEEDS[1]);
+    }
+    fold(h, SEEDS[2])
+}
+
+/// One field's dictionary.
+#[derive(Debug)]
+pub(crate) struct Dict {
+    slots: Vec<u64>,
+    entries: Vec<Entry>,
+    /// Bytes of keys longer than `INLINE`.
+    long: Vec<u8>,
+    /// For substring search (words only): terms in ID order, concatenated.
+    blob: Vec<u8>,
+    /// Start of each term in `blob`, plus the end.
+    starts: Vec<u32>,
+    substrings: bool,
+}
+
+impl Dict {
+    /// An empty dictionary; `substrings` keeps the concatenation that
+    /// [`containing`](Self::containing) searches (for words).
+    pub(crate) fn new(substrings: bool) -> Self {
+        Dict {
+            slots: vec![0; 16],
+            entries: Vec::new(),
+            long: Vec::new(),
+            blob: Vec::new(),
+            starts: vec![0],
+            substrings,
+        }
+    }
+
+    fn key<'s>(&'s self, e: &'s Entry) -> &'s [u8] {
+        let len = e.len as usize;
+        if len <= INLINE {
+            &e.key[..len]
+        } else {
+            let at = u32::from_le_bytes([e.key[0], e.key[1], e.key[2], e.key[3]]) as usize;
+            &self.long[at..at + len]
+        }
+    }
+
+    /// The slot holding `probe`'s term (`Ok`, with its ID), or the empty
+    /// slot where it would go (`Err`).
+    #[inline]
+    fn find(&self, key: &Key) -> Result<u32, usize> {
+        let mask = self.slots.len() - 1;
+        let tag = key.tag();
+        let mut i = key.hash as usize & mask;
+        loop {
+            let s = self.slots[i];
+            if s == 0 {
+                return Err(i);
+            }
+            if s >> 32 == tag {
+                let id = (s as u32).wrapping_sub(1);
+                let e = &self.entries[id as usize];
+                let same = e.len as usize == key.len
+                    && if key.is_inline() {
+                        load8(&e.key, 0) == key.words[0]
+                            && load8(&e.key, 8) == key.words[1]
+                            && load8(&e.key, 16) == key.words[2]
+                    } else {
+                        self.key(e) == key.long
+                    };
+                if same {
+                    return Ok(id);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Add ordinal `ord` to the postings of `term`.
+    pub(crate) fn add(&mut self, term: &[u8], ord: u32) {
+        self.add_key(&Key::new(term), ord);
+    }
+
+    /// Add ordinal `ord` to the postings of `key`'s term.
+    #[inline]
+    pub(crate) fn add_key(&mut self, key: &Key, ord: u32) {
+        match self.find(key) {
+            Ok(id) => self.entries[id as usize].postings.add(ord),
+            Err(slot) => self.insert(key, slot, ord),
+        }
+    }
+
+    #[cold]
+    fn insert(&mut self, probe: &Key, mut slot: usize, ord: u32) {
+        let id = self.entries.len() as u32;
+        if (self.entries.len() + 1) * MAX_LOAD_DEN > self.slots.len() * MAX_LOAD_NUM {
+            self.grow();
+            slot = match self.find(probe) {
+                Err(s) => s,
+                Ok(_) => unreachable!("the term was absent before growing"),
+            };
+        }
+        let mut key = [0u8; INLINE];
+        if probe.is_inline() {
+            for (chunk, w) in key.chunks_exact_mut(8).zip(probe.words) {
+                chunk.copy_from_slice(&w.to_le_bytes());
+            }
+        } else {
+            key[..4].copy_from_slice(&(self.long.len() as u32).to_le_bytes());
+            self.long.extend_from_slice(probe.long);
+        }
+        let mut postings = Postings::default();
+        postings.add(ord);
+        self.entries.push(Entry {
+            key,
+            len: probe.len as u32,
+            postings,
+        });
+        self.slots[slot] = (probe.tag() << 32) | u64::from(id + 1);
+        if self.substrings {
+            let e = self.entries.last().expect("just pushed");
+            let term = if probe.is_inline() {
+                &e.key[..probe.len]
+            } else {
+                probe.long
+            };
+            self.blob.extend_from_slice(term);
+            self.starts.push(self.blob.len() as u32);
+        }
+    }
+
+    /// Double the slots and re-place every entry (entries do not move).
+    fn grow(&mut self) {
+        let mut slots = vec![0u64; self.slots.len() * 2];
+        let mask = slots.len() - 1;
+        for (id, e) in self.entries.iter().enumerate() {
+            let len = e.len as usize;
+            let hash = if len <= INLINE {
+                hash_words(&words_of(&e.key), len)
+            } else {
+                hash_long(self.key(e))
+            };
+            let mut i = hash as usize & mask;
+            while slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            slots[i] = ((hash >> 32) << 32) | (id as u64 + 1);
+        }
+        self.slots = slots;
+    }
+
+    /// The postings of `term`.
+    pub(crate) fn get(&self, term: &[u8]) -> Option<&Postings> {
+        let id = self.find(&Key::new(term)).ok()?;
+        Some(&self.entries[id as usize].postings)
+    }
+
+    /// Union of the postings of every term containing `needle`.
+    pub(crate) fn containing(&self, needle: &[u8]) -> Postings {
+        if self.substrings {
+            let ids: Vec<usize> = substring_terms(&self.blob, &self.starts, needle).collect();
+            Postings::union(ids.into_iter().map(|id| &self.entries[id].postings))
+        } else {
+            Postings::union(
+                self.entries
+                    .iter()
+                    .filter(|e| memchr::memmem::find(self.key(e), needle).is_some())
+                    .map(|e| &e.postings),
+            )
+        }
+    }
+
+    /// Every term with its postings, in the order terms were first added.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &Postings)> {
+        self.entries.iter().map(|e| (self.key(e), &e.postings))
+    }
+
+    /// Number of distinct terms.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// IDs of the terms of a concatenated dictionary (`blob`, with term
+/// boundaries `starts`) that contain `needle`, ascending, each once.
+pub(crate) fn substring_terms<'a>(
+    blob: &'a [u8],
+    starts: &'a [u32],
+    needle: &'a [u8],
+) -> impl Iterator<Item = usize> + 'a {
+    let finder = memchr::memmem::Finder::new(needle);
+    let mut at = 0usize;
+    let mut last = usize::MAX;
+    std::iter::from_fn(move || {
+        if needle.is_empty() {
+            return None;
+        }
+        // Every occurrence, overlapping ones included: a match spanning two
+        // terms must not hide one that starts inside it.
+        while let Some(p) = blob.get(at..).and_then(|rest| finder.find(rest)) {
+            let pos = at + p;
+            at = pos + 1;
+            // The term holding `pos`: the last start <= pos.
+            let Some(id) = starts
+                .partition_point(|&s| s as usize <= pos)
+                .checked_sub(1)
+            else {
+                continue;
+            };
+            let Some(&end) = starts.get(id + 1) else {
+                continue;
+            };
+            if pos + needle.len() > end as usize || id == last {
+                continue; // Spans two terms, or already counted.
+            }
+            last = id;
+            return Some(id);
+        }
+        None
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn an_entry_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Entry>(), 64);
+        assert_eq!(std::mem::align_of::<Entry>(), 64);
+    }
+
+    #[test]
+    fn padded_words_are_the_zero_padded_bytes() {
+        let bytes: Vec<u8> = (1..=40).collect();
+        for start in 0..8 {
+            for n in 0..=INLINE {
+                let term = &bytes[start..start + n];
+                let mut padded = [0u8; INLINE];
+                padded[..n].copy_from_slice(term);
+                assert_eq!(padded_words(term), words_of(&padded), "{n} bytes");
+            }
+        }
+        for n in INLINE + 1..40 {
+            let term = &bytes[..n];
+            let mut flipped = term.to_vec();
+            flipped[n - 1] ^= 1;
+            assert_ne!(hash_long(term), hash_long(&flipped), "the last byte counts");
+        }
+    }
+
+    #[test]
+    fn ascii_words_are_lower_cased() {
+        let mut d = Dict::new(true);
+        d.add_key(&Key::ascii_word(b"TimeOut42").unwrap(), 0);
+        d.add_key(&Key::ascii_word(b"timeout42").unwrap(), 1);
+        d.add_key(&Key::ascii_word(b"ABCDEFGHIJKLMNOPQRSTUVWX").unwrap(), 2);
+        assert!(Key::ascii_word(&[b'A'; INLINE + 1]).is_none());
+        assert_eq!(d.get(b"timeout42").unwrap().as_slice(), [0, 1]);
+        assert_eq!(d.get(b"abcdefghijklmnopqrstuvwx").unwrap().as_slice(), [2]);
+        assert_eq!(d.len(), 2);
+    }
+
+    #[test]
+    fn short_long_and_empty_keys() {
+        let mut d = Dict::new(true);
+        let long = [b'x'; 100];
+        let edge = [b'y'; INLINE];
+        let over = [b'y'; INLINE + 1];
+        for (ord, t) in [&b""[..], b"a", &long, &edge, &over, b"a", &long]
+            .into_iter()
+            .enumerate()
+        {
+            d.add(t, ord as u32);
+        }
+        assert_eq!(d.len(), 5);
+        let get = |t: &[u8]| d.get(t).map(|p| p.as_slice().to_vec());
+        assert_eq!(get(b""), Some(vec![0]));
+        assert_eq!(get(b"a"), Some(vec![1, 5]));
+        assert_eq!(get(&long), Some(vec![2, 6]));
+        assert_eq!(get(&edge), Some(vec![3]));
+        assert_eq!(get(&over), Some(vec![4]));
+        assert_eq!(get(b"a\0"), None, "padding is not part of the key");
+        assert_eq!(get(&long[..99]), None);
+        let terms: Vec<Vec<u8>> = d.iter().map(|(t, _)| t.to_vec()).collect();
+        assert_eq!(
+            terms,
+            [&b""[..], b"a", &long, &edge, &over].map(|t| t.to_vec())
+        );
+    }
+
+    proptest! {
+        /// Against a `BTreeMap` of sorted sets, through several growths,
+        /// with keys around the inline limit and many shared prefixes.
+        #[test]
+        fn matches_a_map(
+            adds in prop::collection::vec(
+                prop::collection::vec(prop::sample::select(vec![b'a', b'b', 0u8]), 0..40),
+                0..600,
+            ),
+            probes in prop::collection::vec(prop::collection::vec(prop::sample::select(vec![b'a', b'b']), 0..40), 0..20),
+        ) {
+            let mut d = Dict::new(true);
+            let mut model: BTreeMap<Vec<u8>, std::collections::BTreeSet<u32>> = BTreeMap::new();
+            for (ord, term) in adds.iter().enumerate() {
+                d.add(term, ord as u32);
+                model.entry(term.clone()).or_default().insert(ord as u32);
+            }
+            prop_assert_eq!(d.len(), model.len());
+            for (term, ords) in &model {
+                let got = d.get(term).map(|p| p.as_slice().to_vec());
+                prop_assert_eq!(got, Some(ords.iter().copied().collect::<Vec<_>>()));
+            }
+            for p in &probes {
+                prop_assert_eq!(d.get(p).is_some(), model.contains_key(p));
+            }
+            let mut seen: Vec<Vec<u8>> = d.iter().map(|(t, _)| t.to_vec()).collect();
+            seen.sort();
+            prop_assert_eq!(seen, model.keys().cloned().collect::<Vec<_>>());
+        }
+    }
+}
