@@ -118,6 +118,13 @@ fn queries(c: &mut Criterion) {
             black_box(f.logs.job_logs(&f.jobs[i]).unwrap())
         })
     });
+    // The same lookups as a `PageView` (strings in one buffer).
+    g.bench_function("job_lookup_view", |b| {
+        b.iter(|| {
+            i = (i + 1) % f.jobs.len();
+            black_box(f.logs.job_logs_view(&f.jobs[i]).unwrap())
+        })
+    });
     let cases = [
         ("newest_30m", Query::new().limit(100)),
         (
@@ -145,9 +152,18 @@ fn queries(c: &mut Criterion) {
         ),
     ];
     for (name, q) in &cases {
-        let n = f.logs.query(q).unwrap().records.len();
-        eprintln!("{name}: {n} records per page");
+        let page = f.logs.query(q).unwrap();
+        eprintln!("{name}: {} records per page", page.records.len());
+        let view = f.logs.query_view(q).unwrap();
+        assert_eq!(
+            view.to_records(),
+            page.records,
+            "{name}: view and page differ"
+        );
         g.bench_function(*name, |b| b.iter(|| black_box(f.logs.query(q).unwrap())));
+        g.bench_function(format!("{name}_view"), |b| {
+            b.iter(|| black_box(f.logs.query_view(q).unwrap()))
+        });
     }
     g.bench_function("count_levels_24h", |b| {
         b.iter(|| black_box(f.logs.count(&Query::new().preset(Preset::LastDay)).unwrap()))

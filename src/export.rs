@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::project::Project;
 use crate::query::Query;
-use crate::query::exec::Key;
+use crate::query::exec::{Key, Owned};
 use crate::query::filter::Filter;
 use crate::record::{LogRecord, RecordId, StoredRecord};
 use crate::runs::Run;
@@ -222,11 +222,11 @@ impl Project {
         };
         let mut sink = Sink::new(format, out);
         let mut written = 0u64;
-        let mut page = Vec::with_capacity(EXPORT_PAGE);
+        let mut page = Owned::with_capacity(EXPORT_PAGE);
         loop {
-            page.clear();
+            page.records.clear();
             let full = inner.search(&filter, range, upper, EXPORT_PAGE, &mut page)?;
-            for r in &page {
+            for r in &page.records {
                 let row = if details && r.has_detail {
                     match inner.get(r.id)? {
                         Some(mut full) => {
@@ -243,7 +243,7 @@ impl Project {
                 written += 1;
             }
             progress(written);
-            match (full, page.last()) {
+            match (full, page.records.last()) {
                 (true, Some(last)) => upper = Some((last.record.time.as_micros(), last.id)),
                 _ => break,
             }

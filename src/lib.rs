@@ -109,6 +109,7 @@ pub use options::{StoreOptions, SyncPolicy};
 pub use presets::{MAX_PRESET_NAME, SavedRange};
 pub use project::{Project, ProjectStats, Records, SegmentInfo};
 pub use query::follow::Follow;
+pub use query::view::{PageView, RecordView};
 pub use query::{Counts, Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page, Query};
 pub use record::{
     Field, Level, LogRecord, MAX_CONTENT_BYTES, MAX_DETAIL_BYTES, MAX_JOB_ID_BYTES, MAX_NAME_BYTES,

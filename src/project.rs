@@ -12,11 +12,12 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use crate::error::{Error, Result};
 use crate::options::{StoreOptions, SyncPolicy};
 use crate::presets::{self, SavedRange};
-use crate::query::exec::{self, Key, MIN_ID, Source, Tally};
+use crate::query::exec::{self, Collect, Key, MIN_ID, Owned, Source, Tally};
 use crate::query::filter::{Filter, IndexRef};
 use crate::query::follow::Follow;
 use crate::query::jobs::{JobDirectory, job_hash};
 use crate::query::superseded::Hidden;
+use crate::query::view::{PageView, ViewBuilder};
 use crate::query::{Counts, Cursor, Page, Query};
 use crate::record::Text;
 use crate::record::{LogRecord, RecordId, SegmentId, StoredRecord};
@@ -948,7 +949,7 @@ impl ProjectInner {
         range: TimeRange,
         upper: Option<Key>,
         limit: usize,
-        out: &mut Vec<StoredRecord>,
+        out: &mut dyn Collect,
     ) -> Result<bool> {
         self.refresh()?;
         let from = range.from.max(self.horizon(self.now())).as_micros();
@@ -1102,6 +1103,27 @@ impl ProjectInner {
     }
 
     pub(crate) fn query(&self, q: &Query) -> Result<Page> {
+        let mut out = Owned::with_capacity(q.limit.min(1024));
+        let (next, range) = self.query_into(q, &mut out)?;
+        Ok(Page {
+            records: out.records,
+            next,
+            range,
+        })
+    }
+
+    pub(crate) fn query_view(&self, q: &Query) -> Result<PageView> {
+        let mut out = ViewBuilder::with_capacity(q.limit.min(1024));
+        let (next, range) = self.query_into(q, &mut out)?;
+        Ok(out.finish(next, Some(range)))
+    }
+
+    /// One page of `q` into `out`: the cursor to the next, and the range.
+    fn query_into(
+        &self,
+        q: &Query,
+        out: &mut dyn Collect,
+    ) -> Result<(Option<Cursor>, ResolvedRange)> {
         let filter = Filter::new(q);
         let fingerprint = filter.fingerprint();
         let (resolved, upper) = match q.cursor {
@@ -1112,22 +1134,17 @@ impl ProjectInner {
             ),
             None => (self.resolve(&q.range)?, None),
         };
-        let mut records = Vec::with_capacity(q.limit.min(1024));
-        let full = self.search(&filter, resolved.range, upper, q.limit, &mut records)?;
-        let next = match (full, records.last()) {
-            (true, Some(last)) => Some(Cursor {
+        let full = self.search(&filter, resolved.range, upper, q.limit, out)?;
+        let next = match (full, out.last_key()) {
+            (true, Some((time, id))) => Some(Cursor {
                 fingerprint,
                 range: resolved.range,
-                time: last.record.time,
-                id: last.id,
+                time,
+                id,
             }),
             _ => None,
         };
-        Ok(Page {
-            records,
-            next,
-            range: resolved,
-        })
+        Ok((next, resolved))
     }
 
     pub(crate) fn count_query(&self, q: &Query) -> Result<Counts> {
@@ -1191,13 +1208,29 @@ impl ProjectInner {
         job_id: &str,
         include_superseded: bool,
     ) -> Result<Vec<StoredRecord>> {
+        let mut out = Owned::with_capacity(32);
+        self.job_logs_into(job_id, include_superseded, &mut out)?;
+        Ok(out.records)
+    }
+
+    pub(crate) fn job_logs_view(&self, job_id: &str, include_superseded: bool) -> Result<PageView> {
+        let mut out = ViewBuilder::with_capacity(32);
+        self.job_logs_into(job_id, include_superseded, &mut out)?;
+        Ok(out.finish(None, None))
+    }
+
+    fn job_logs_into(
+        &self,
+        job_id: &str,
+        include_superseded: bool,
+        out: &mut dyn Collect,
+    ) -> Result<()> {
         self.refresh()?;
         let from = self.horizon(self.now()).as_micros();
         let filter = Filter::job(job_id);
         let note = |d| self.note_damage(d);
         let st = self.state.read();
         let candidates = self.job_segments(&st, job_hash(job_id.as_bytes()));
-        let mut out = Vec::new();
         // Newest segment first, each newest record first: usually the
         // whole list comes out newest first, and one reverse sorts it.
         for id in candidates.into_iter().rev() {
@@ -1206,32 +1239,15 @@ impl ProjectInner {
             };
             if let Some(src) = self.source(id, slot, true) {
                 let mut upper = (i64::MAX, MIN_ID);
-                exec::collect_group(
-                    &[src],
-                    &filter,
-                    from,
-                    &mut upper,
-                    usize::MAX,
-                    &mut out,
-                    &note,
-                )?;
+                exec::collect_group(&[src], &filter, from, &mut upper, usize::MAX, out, &note)?;
             }
         }
-        out.reverse();
-        if !out.is_sorted_by_key(|r| (r.record.time, r.id)) {
-            // Late records in another generation of a partition.
-            out.sort_unstable_by_key(|r| (r.record.time, r.id));
-        }
+        out.oldest_first();
         drop(st);
         if let Some(ok) = self.hidden.lock().attempt_of(job_id) {
-            for r in &mut out {
-                r.superseded = r.record.attempt < ok;
-            }
-            if !include_superseded {
-                out.retain(|r| !r.superseded);
-            }
+            out.supersede_before(ok, include_superseded);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The segments that may hold records of the job with hash `hash`:
@@ -1616,6 +1632,13 @@ impl Project {
         self.inner.query(q)
     }
 
+    /// [`query`](Self::query) as a [`PageView`]: the same records, cursor
+    /// and range, with the records' strings in one buffer instead of one
+    /// allocation each; the cheaper way to render or stream a page.
+    pub fn query_view(&self, q: &Query) -> Result<PageView> {
+        self.inner.query_view(q)
+    }
+
     /// How many records match `q`: in total, per level, and per time bucket
     /// when [`Query::bucket`] is set. Without a text filter this reads
     /// only indexes, never record bodies.
@@ -1635,6 +1658,13 @@ impl Project {
     /// included and marked ([`StoredRecord::superseded`]).
     pub fn job_logs_all(&self, job_id: &str) -> Result<Vec<StoredRecord>> {
         self.inner.job_logs(job_id, true)
+    }
+
+    /// [`job_logs`](Self::job_logs) as a [`PageView`]: the same records,
+    /// their strings in one buffer instead of one allocation each (the
+    /// page has no cursor or range).
+    pub fn job_logs_view(&self, job_id: &str) -> Result<PageView> {
+        self.inner.job_logs_view(job_id, false)
     }
 
     /// The range a [`RangeSpec`] covers now, clamped to the retention horizon.
@@ -1720,14 +1750,15 @@ impl Iterator for Records {
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.buf.is_empty() && !self.done {
-            let mut page = Vec::new();
+            let mut out = Owned::with_capacity(512);
             let before = self.before.map(|(t, id)| (t.as_micros(), id));
             let all = Filter::default_all();
-            match self
+            let found = self
                 .project
                 .inner
-                .search(&all, self.range, before, 512, &mut page)
-            {
+                .search(&all, self.range, before, 512, &mut out);
+            let mut page = out.records;
+            match found {
                 Ok(full) => self.done = !full,
                 Err(e) => {
                     self.done = true;

@@ -256,6 +256,17 @@ fn fill(p: &Project, world: &mut World, specs: &[Spec]) {
     }
 }
 
+/// The page of `q`, checked to be what the page view of `q` holds.
+fn same_as_view(p: &Project, q: &Query) -> Result<runlog::Page, TestCaseError> {
+    let page = p.query(q).unwrap();
+    let view = p.query_view(q).unwrap();
+    prop_assert_eq!(&view.to_records(), &page.records);
+    prop_assert_eq!(view.len(), page.records.len());
+    prop_assert_eq!(view.next, page.next);
+    prop_assert_eq!(view.range, Some(page.range));
+    Ok(page)
+}
+
 fn run(specs: Vec<Spec>, late: Vec<Spec>, queries: Vec<QSpec>) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0);
@@ -272,7 +283,7 @@ fn run(specs: Vec<Spec>, late: Vec<Spec>, queries: Vec<QSpec>) -> Result<(), Tes
         let now = runlog::Clock::now(&clock);
         let query = query(q, now);
         let before: HashSet<RecordId> = world.all.iter().map(|(id, _)| *id).collect();
-        let first = p.query(&query).unwrap();
+        let first = same_as_view(&p, &query)?;
         let range = first.range.range;
         // Page through; append late records (and new ones) while paginating.
         let mut got: Vec<StoredRecord> = first.records.clone();
@@ -297,7 +308,7 @@ fn run(specs: Vec<Spec>, late: Vec<Spec>, queries: Vec<QSpec>) -> Result<(), Tes
                 store = opts(&clock, offset_h).open(dir.path()).unwrap();
                 p = store.project("q").unwrap();
             }
-            let page = p.query(&query.clone().after(c)).unwrap();
+            let page = same_as_view(&p, &query.clone().after(c))?;
             prop_assert!(page.records.len() <= q.limit);
             got.extend(page.records);
             cursor = page.next;
@@ -359,7 +370,9 @@ fn run(specs: Vec<Spec>, late: Vec<Spec>, queries: Vec<QSpec>) -> Result<(), Tes
     // Job lookup: every record of a job, oldest first.
     for j in 0..12u8 {
         let job = format!("job-{j}");
-        let got: Vec<RecordId> = p.job_logs(&job).unwrap().iter().map(|s| s.id).collect();
+        let logs = p.job_logs(&job).unwrap();
+        prop_assert_eq!(&p.job_logs_view(&job).unwrap().to_records(), &logs);
+        let got: Vec<RecordId> = logs.iter().map(|s| s.id).collect();
         let horizon = runlog::Clock::now(&clock).saturating_sub(Duration::from_secs(86_400));
         let mut want: Vec<_> = world
             .all

@@ -265,6 +265,17 @@ fn sealed_segments_survive_reopen_and_corruption_is_contained() {
         );
         assert_eq!(p.verify().unwrap().problems.len(), 1);
     }
+    {
+        // Pages and page views skip it too, and report it.
+        let store = open(dir.path(), &clock);
+        let p = store.project("p").unwrap();
+        let q = runlog::Query::new().range(TimeRange::all()).limit(1000);
+        let ids = |v: Vec<runlog::StoredRecord>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        let fewer_ids: Vec<RecordId> = fewer.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids(p.query(&q).unwrap().records), fewer_ids);
+        assert_eq!(ids(p.query_view(&q).unwrap().to_records()), fewer_ids);
+        assert!(!p.damage().is_empty(), "the view reported it");
+    }
 
     // Break the trailer: the whole segment is set aside, the others read.
     let mut bytes = pristine.clone();

@@ -958,6 +958,8 @@ fn check_logs(p: &Project, m: &Model, what: &str) {
                 assert_eq!((c.total, c.by_level), (total, by), "{what}: count {q:?}");
                 let page = p.query(&q.clone().limit(MAX_LIMIT)).unwrap();
                 assert_eq!(page.records.len() as u64, total, "{what}: query {q:?}");
+                let view = p.query_view(&q.clone().limit(MAX_LIMIT)).unwrap();
+                assert_eq!(view.to_records(), page.records, "{what}: view {q:?}");
             }
         }
         let c = p.count(&base.clone().bucket(secs(600))).unwrap();
@@ -973,6 +975,11 @@ fn check_logs(p: &Project, m: &Model, what: &str) {
             triples(&p.job_logs(job).unwrap()),
             m.job(job, false),
             "{what}: job_logs {job}"
+        );
+        assert_eq!(
+            p.job_logs_view(job).unwrap().to_records(),
+            p.job_logs(job).unwrap(),
+            "{what}: job_logs_view {job}"
         );
         assert_eq!(
             triples(&p.job_logs_all(job).unwrap()),

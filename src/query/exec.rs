@@ -10,9 +10,11 @@ use crate::index::IndexField;
 use crate::index::postings::Conj;
 use crate::query::filter::{Cand, Filter, IndexRef};
 use crate::query::superseded::HiddenOrds;
+use crate::query::view::ViewBuilder;
 use crate::record::{Level, RecordId, SegmentId, StoredRecord};
 use crate::segment::reader::SegView;
 use crate::segment::recovery::Damage;
+use crate::time::Timestamp;
 
 /// The smallest record ID: `(t, MIN_ID)` sorts before every record of time `t`.
 pub(crate) const MIN_ID: RecordId = RecordId {
@@ -154,6 +156,123 @@ impl<'a> Stream<'a> {
     }
 }
 
+/// Where a search puts the records it finds.
+pub(crate) trait Collect {
+    /// Read record `ord` of `src` and keep it if it matches `filter`
+    /// (records hidden as superseded are marked, and were offered only if
+    /// the filter includes them). Returns whether it was kept.
+    fn offer(&mut self, src: &Source<'_>, ord: u32, filter: &Filter) -> Result<bool>;
+
+    /// Number of records kept.
+    fn count(&self) -> usize;
+
+    /// The key of the last record kept.
+    fn last_key(&self) -> Option<(Timestamp, RecordId)>;
+
+    /// Order the records oldest first (ties by ID), knowing that they
+    /// were collected segment by segment, newest first: usually one
+    /// reverse does it.
+    fn oldest_first(&mut self);
+
+    /// Mark records of attempts before `ok` superseded; drop them unless `keep`.
+    fn supersede_before(&mut self, ok: u32, keep: bool);
+}
+
+/// Owned records, read through a [`ViewBuilder`] (whose one UTF-8 check
+/// per record is cheaper than one per string) and copied out.
+#[derive(Debug, Default)]
+pub(crate) struct Owned {
+    pub(crate) records: Vec<StoredRecord>,
+    scratch: ViewBuilder,
+}
+
+impl Owned {
+    pub(crate) fn with_capacity(records: usize) -> Self {
+        Owned {
+            records: Vec::with_capacity(records),
+            scratch: ViewBuilder::with_capacity(1),
+        }
+    }
+}
+
+impl Collect for Owned {
+    fn offer(&mut self, src: &Source<'_>, ord: u32, filter: &Filter) -> Result<bool> {
+        let (records, scratch) = (&mut self.records, &mut self.scratch);
+        src.view.with_summary(ord, |id, s| {
+            if !scratch.push(id, &s, src.is_hidden(ord)) {
+                return None;
+            }
+            let view = scratch.last()?;
+            let keep = (filter.is_all() || filter.confirm_view(&view))
+                && (!view.superseded || filter.include_superseded);
+            if keep {
+                records.push(view.to_stored());
+            }
+            scratch.pop();
+            Some(keep)
+        })
+    }
+
+    fn count(&self) -> usize {
+        self.records.len()
+    }
+
+    fn last_key(&self) -> Option<(Timestamp, RecordId)> {
+        self.records.last().map(|r| (r.record.time, r.id))
+    }
+
+    fn oldest_first(&mut self) {
+        let records = &mut self.records;
+        records.reverse();
+        if !records.is_sorted_by_key(|r| (r.record.time, r.id)) {
+            // Late records in another generation of a partition.
+            records.sort_unstable_by_key(|r| (r.record.time, r.id));
+        }
+    }
+
+    fn supersede_before(&mut self, ok: u32, keep: bool) {
+        for r in &mut self.records {
+            r.superseded = r.record.attempt < ok;
+        }
+        if !keep {
+            self.records.retain(|r| !r.superseded);
+        }
+    }
+}
+
+/// Records copied into one buffer.
+impl Collect for ViewBuilder {
+    fn offer(&mut self, src: &Source<'_>, ord: u32, filter: &Filter) -> Result<bool> {
+        src.view.with_summary(ord, |id, s| {
+            if !self.push(id, &s, src.is_hidden(ord)) {
+                return None;
+            }
+            // The index settles a filter with no levels, fields or words.
+            let keep = filter.is_all() || self.last().is_some_and(|r| filter.confirm_view(&r));
+            if !keep {
+                self.pop();
+            }
+            Some(keep)
+        })
+    }
+
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn last_key(&self) -> Option<(Timestamp, RecordId)> {
+        ViewBuilder::last_key(self)
+    }
+
+    fn oldest_first(&mut self) {
+        ViewBuilder::oldest_first(self);
+    }
+
+    fn supersede_before(&mut self, ok: u32, keep: bool) {
+        ViewBuilder::supersede_before(self, ok, keep);
+    }
+}
+
 /// Collect matches of `filter` from one partition's segments (`group`),
 /// newest first, with keys in `[from, *upper)`, into `out` until it holds
 /// `limit`. Moves `upper` down past what was read. Returns whether `out`
@@ -164,7 +283,7 @@ pub(crate) fn collect_group(
     from: i64,
     upper: &mut Key,
     limit: usize,
-    out: &mut Vec<StoredRecord>,
+    out: &mut dyn Collect,
     note: &dyn Fn(Damage),
 ) -> Result<bool> {
     let mut streams = Vec::with_capacity(group.len());
@@ -189,15 +308,9 @@ pub(crate) fn collect_group(
         if !filter.include_superseded && src.is_hidden(key.1.ordinal) {
             continue;
         }
-        match src.view.read(key.1.ordinal, false) {
-            Ok(mut rec) => {
-                if filter.confirm(&rec.record) && src.keep(&mut rec, filter) {
-                    out.push(rec);
-                    if out.len() >= limit {
-                        return Ok(true);
-                    }
-                }
-            }
+        match out.offer(src, key.1.ordinal, filter) {
+            Ok(true) if out.count() >= limit => return Ok(true),
+            Ok(_) => {}
             Err(e) => note(Damage::from_error(src.view.path, &e)),
         }
     }

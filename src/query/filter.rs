@@ -13,6 +13,7 @@ use crate::index::postings::{Conj, Postings};
 use crate::index::tokenizer::{MAX_WORD_BYTES, for_each_word, matches_all};
 use crate::index::{FxHasher, IndexField};
 use crate::query::Query;
+use crate::query::view::RecordView;
 use crate::record::{Field, Level, LogRecord};
 use crate::segment::reader::SealedIndex;
 
@@ -125,9 +126,18 @@ impl Filter {
 
     /// Whether `r` matches every filter.
     pub(crate) fn confirm(&self, r: &LogRecord) -> bool {
-        self.wants_level(r.level.code())
-            && self.exact.iter().all(|(f, _, v)| r.field(*f) == v)
-            && matches_all(&r.content, &self.words)
+        self.confirm_with(r.level, |f| r.field(f))
+    }
+
+    /// Whether a record of a page view matches every filter.
+    pub(crate) fn confirm_view(&self, r: &RecordView<'_>) -> bool {
+        self.confirm_with(r.level, |f| r.field(f))
+    }
+
+    fn confirm_with<'r>(&self, level: Level, field: impl Fn(Field) -> &'r str) -> bool {
+        self.wants_level(level.code())
+            && self.exact.iter().all(|(f, _, v)| field(*f) == v)
+            && matches_all(field(Field::Content), &self.words)
     }
 
     /// The candidates of a segment by its index (at `path`, for errors): a

@@ -7,6 +7,7 @@ pub(crate) mod filter;
 pub(crate) mod follow;
 pub(crate) mod jobs;
 pub(crate) mod superseded;
+pub(crate) mod view;
 
 use std::time::Duration;
 

@@ -348,8 +348,62 @@ impl<'a> SegView<'a> {
         lo
     }
 
+    /// Call `f` with record `ord`'s summary, decoded in place (checksum
+    /// and layout checked, nothing copied, strings not yet checked to be
+    /// UTF-8). `f` returns `None` if they are not.
+    pub(crate) fn with_summary<R>(
+        &self,
+        ord: u32,
+        f: impl FnOnce(RecordId, format::SummaryRaw<'_>) -> Option<R>,
+    ) -> Result<R> {
+        self.with_frame(ord, |id, frame, shift| {
+            let at = |e: format::DecodeError| shift(e.shifted(format::FRAME_HEAD_LEN as u64));
+            let summary = format::decode_summary_raw(frame.summary).map_err(at)?;
+            match f(id, summary) {
+                Some(r) => Ok(r),
+                // Name the string that is not UTF-8.
+                None => Err(at(format::decode_summary_ref(frame.summary)
+                    .err()
+                    .unwrap_or_else(|| {
+                        format::DecodeError::at(0, "a string is not UTF-8")
+                    }))),
+            }
+        })
+    }
+
     /// Read record `ord`: summary only, or with its detail.
+    #[inline]
     pub(crate) fn read(&self, ord: u32, with_detail: bool) -> Result<StoredRecord> {
+        self.with_frame(ord, |id, frame, shift| {
+            if !with_detail {
+                let s = format::decode_summary_ref(frame.summary)
+                    .map_err(|e| shift(e.shifted(format::FRAME_HEAD_LEN as u64)))?;
+                return Ok(StoredRecord {
+                    id,
+                    record: s.to_record(),
+                    has_detail: s.has_detail,
+                    superseded: false,
+                });
+            }
+            let record = format::decode_full(&frame).map_err(shift)?;
+            let has_detail = record.detail.is_some();
+            Ok(StoredRecord {
+                id,
+                record,
+                has_detail,
+                superseded: false,
+            })
+        })
+    }
+
+    /// Call `f` with record `ord`'s frame (head checksum checked), its ID
+    /// and a function placing a decode error in the file.
+    #[inline(always)]
+    fn with_frame<R>(
+        &self,
+        ord: u32,
+        f: impl FnOnce(RecordId, format::Frame<'_>, &dyn Fn(format::DecodeError) -> Error) -> Result<R>,
+    ) -> Result<R> {
         let off = self
             .offset(ord)
             .ok_or_else(|| Error::corrupt(self.path, 0, format!("no frame for ordinal {ord}")))?
@@ -374,25 +428,6 @@ impl<'a> SegView<'a> {
             segment: self.id,
             ordinal: ord,
         };
-        if with_detail {
-            let record = format::decode_full(&frame).map_err(shift)?;
-            let has_detail = record.detail.is_some();
-            Ok(StoredRecord {
-                id,
-                record,
-                has_detail,
-                superseded: false,
-            })
-        } else {
-            let (record, has_detail) = format::decode_summary(frame.summary)
-                .map_err(|e| e.shifted(format::FRAME_HEAD_LEN as u64))
-                .map_err(shift)?;
-            Ok(StoredRecord {
-                id,
-                record,
-                has_detail,
-                superseded: false,
-            })
-        }
+        f(id, frame, &shift)
     }
 }

@@ -1,0 +1,434 @@
+//! Pages whose records borrow one buffer: [`PageView`] and [`RecordView`].
+//!
+//! A [`Page`](crate::Page) owns a [`StoredRecord`] per row, which costs an
+//! allocation for each content string and one for the page's vector of
+//! ~300-byte records. A `PageView` copies every string of every row into
+//! one `String` as the rows are read (each string checked once, as a
+//! page's are) and hands out [`RecordView`]s borrowing it: the cheaper way
+//! to render a page, or to stream one out, when the records need not
+//! outlive the page.
+
+use crate::query::Cursor;
+use crate::record::{Field, Level, LogRecord, RecordId, StoredRecord};
+use crate::segment::format::SummaryRaw;
+use crate::time::{ResolvedRange, Timestamp};
+
+/// One record of a [`PageView`], its strings borrowed from the page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    /// Where the record lives; pass it to [`Project::get`](crate::Project::get) for the details.
+    pub id: RecordId,
+    /// When the record was written.
+    pub time: Timestamp,
+    /// Severity.
+    pub level: Level,
+    /// The attempt of the job that wrote it.
+    pub attempt: u32,
+    /// The execution's job ID.
+    pub job_id: &'a str,
+    /// The flow.
+    pub flow: &'a str,
+    /// The component.
+    pub component: &'a str,
+    /// The action.
+    pub action: &'a str,
+    /// The category.
+    pub category: &'a str,
+    /// The environment.
+    pub env: &'a str,
+    /// The app.
+    pub app: &'a str,
+    /// The app version.
+    pub version: &'a str,
+    /// The message.
+    pub content: &'a str,
+    /// Whether the stored record has a `detail` (read it with [`Project::get`](crate::Project::get)).
+    pub has_detail: bool,
+    /// Whether a later successful retry superseded the attempt that wrote
+    /// it (see [`StoredRecord::superseded`]).
+    pub superseded: bool,
+}
+
+impl RecordView<'_> {
+    /// The value of `field` (`""` for [`Field::Detail`], which pages do not read).
+    pub fn field(&self, field: Field) -> &str {
+        match field {
+            Field::JobId => self.job_id,
+            Field::Flow => self.flow,
+            Field::Component => self.component,
+            Field::Action => self.action,
+            Field::Category => self.category,
+            Field::Env => self.env,
+            Field::App => self.app,
+            Field::Version => self.version,
+            Field::Content => self.content,
+            Field::Detail => "",
+        }
+    }
+
+    /// The record, owned, as [`Project::query`](crate::Project::query) returns it.
+    pub fn to_stored(&self) -> StoredRecord {
+        StoredRecord {
+            id: self.id,
+            record: LogRecord {
+                time: self.time,
+                level: self.level,
+                attempt: self.attempt,
+                job_id: self.job_id.into(),
+                flow: self.flow.into(),
+                component: self.component.into(),
+                action: self.action.into(),
+                category: self.category.into(),
+                env: self.env.into(),
+                app: self.app.into(),
+                version: self.version.into(),
+                content: self.content.into(),
+                detail: None,
+            },
+            has_detail: self.has_detail,
+            superseded: self.superseded,
+        }
+    }
+}
+
+/// One row: the record's scalars and where its strings are in the text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Row {
+    id: RecordId,
+    time: Timestamp,
+    attempt: u32,
+    level: Level,
+    has_detail: bool,
+    superseded: bool,
+    /// Where the row's first string starts in the text.
+    start: usize,
+    /// The end of each string of the summary (in the order of
+    /// [`SUMMARY_FIELDS`](crate::format::SUMMARY_FIELDS)), from `start`;
+    /// each string starts two bytes (spaces) after the previous end.
+    ends: [u16; 9],
+}
+
+/// A page of results whose records borrow one buffer: what
+/// [`Project::query_view`](crate::Project::query_view) and
+/// [`Project::job_logs_view`](crate::Project::job_logs_view) return.
+///
+/// ```
+/// # use runlog::{LogRecord, Level, Query, Store, Timestamp, ManualClock, StoreOptions};
+/// # let dir = tempfile::tempdir()?;
+/// # let clock = ManualClock::new(Timestamp::from_secs(1_764_000_000));
+/// # let store = StoreOptions::new().clock(clock).open(dir.path())?;
+/// let logs = store.project("billing")?;
+/// logs.append(&LogRecord::new(Timestamp::from_secs(1_764_000_000), Level::Error, "job-1", "timeout"))?;
+/// let page = logs.query_view(&Query::new().level(Level::Error))?;
+/// for r in page.iter() {
+///     println!("{} {} {}", r.time, r.job_id, r.content);
+/// }
+/// assert_eq!(page.get(0).unwrap().content, "timeout");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageView {
+    text: String,
+    rows: Vec<Row>,
+    /// Where to continue, if more records may follow (as [`Page::next`](crate::Page::next)).
+    pub next: Option<Cursor>,
+    /// The range searched (`None` for a job's logs, which have no range).
+    pub range: Option<ResolvedRange>,
+}
+
+impl PageView {
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the page holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Record `i`, if the page has that many.
+    pub fn get(&self, i: usize) -> Option<RecordView<'_>> {
+        self.rows.get(i).map(|row| view_of(&self.text, row))
+    }
+
+    /// The records, in the page's order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = RecordView<'_>> + '_ {
+        self.rows.iter().map(|row| view_of(&self.text, row))
+    }
+
+    /// The records, owned.
+    pub fn to_records(&self) -> Vec<StoredRecord> {
+        self.iter().map(|r| r.to_stored()).collect()
+    }
+}
+
+/// Record `row` of a page whose strings are `text`.
+fn view_of<'a>(text: &'a str, row: &Row) -> RecordView<'a> {
+    let mut at = row.start;
+    // Each string follows two spaces, and was checked to start and end on
+    // character boundaries.
+    let s = row.ends.map(|end| {
+        let end = row.start + usize::from(end);
+        let piece = text.get(at + 2..end).unwrap_or("");
+        at = end;
+        piece
+    });
+    RecordView {
+        id: row.id,
+        time: row.time,
+        level: row.level,
+        attempt: row.attempt,
+        job_id: s[0],
+        flow: s[1],
+        component: s[2],
+        action: s[3],
+        category: s[4],
+        env: s[5],
+        app: s[6],
+        version: s[7],
+        content: s[8],
+        has_detail: row.has_detail,
+        superseded: row.superseded,
+    }
+}
+
+/// Builds a [`PageView`]: each record's strings are checked to be UTF-8
+/// as it is added (one check over them together, each start and end then
+/// required to fall on a character boundary, so that each string is
+/// UTF-8 by itself) and appended to the page's text.
+#[derive(Debug, Default)]
+pub(crate) struct ViewBuilder {
+    text: String,
+    rows: Vec<Row>,
+    /// A record's string section, being checked.
+    scratch: Vec<u8>,
+}
+
+impl ViewBuilder {
+    /// A builder with room for about `records` records.
+    pub(crate) fn with_capacity(records: usize) -> Self {
+        ViewBuilder {
+            // About what the summaries of a typical log line take.
+            text: String::with_capacity(records * 320),
+            rows: Vec::with_capacity(records),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Add a record read in place; `false` (and nothing added) if a
+    /// string is not UTF-8.
+    pub(crate) fn push(&mut self, id: RecordId, s: &SummaryRaw<'_>, superseded: bool) -> bool {
+        // The string section in one copy, each 2-byte length then turned
+        // into two spaces so the whole is text (never shown: a row's
+        // strings start after them).
+        let scratch = &mut self.scratch;
+        scratch.clear();
+        scratch.extend_from_slice(s.section);
+        let mut ends = [0u16; 9];
+        let mut at = 0usize;
+        for (end, piece) in ends.iter_mut().zip(s.strings) {
+            scratch[at] = b' ';
+            scratch[at + 1] = b' ';
+            at += 2 + piece.len();
+            // A summary is under 64 KiB (MAX_SUMMARY_LEN).
+            *end = at as u16;
+        }
+        let Ok(all) = std::str::from_utf8(scratch) else {
+            return false;
+        };
+        // Each string must also start and end on a character boundary for
+        // it to be UTF-8 by itself.
+        let mut from = 0usize;
+        for &end in &ends {
+            if !all.is_char_boundary(from + 2) || !all.is_char_boundary(usize::from(end)) {
+                return false;
+            }
+            from = usize::from(end);
+        }
+        let start = self.text.len();
+        self.text.push_str(all);
+        let row = Row {
+            id,
+            time: s.time,
+            attempt: s.attempt,
+            level: s.level,
+            has_detail: s.has_detail,
+            superseded,
+            start,
+            ends,
+        };
+        self.rows.push(row);
+        true
+    }
+
+    /// The last record added.
+    pub(crate) fn last(&self) -> Option<RecordView<'_>> {
+        self.rows.last().map(|row| view_of(&self.text, row))
+    }
+
+    /// Remove the last record.
+    pub(crate) fn pop(&mut self) {
+        if let Some(row) = self.rows.pop() {
+            self.text.truncate(row.start);
+        }
+    }
+
+    /// Number of records.
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The last record's key, for a cursor.
+    pub(crate) fn last_key(&self) -> Option<(Timestamp, RecordId)> {
+        self.rows.last().map(|r| (r.time, r.id))
+    }
+
+    /// Order the rows oldest first (ties by ID), knowing that they were
+    /// collected segment by segment, newest first.
+    pub(crate) fn oldest_first(&mut self) {
+        self.rows.reverse();
+        if !self.rows.is_sorted_by_key(|r| (r.time, r.id)) {
+            // Late records in another generation of a partition.
+            self.rows.sort_unstable_by_key(|r| (r.time, r.id));
+        }
+    }
+
+    /// Mark rows of attempts before `ok` superseded; drop them unless `keep`.
+    pub(crate) fn supersede_before(&mut self, ok: u32, keep: bool) {
+        for r in &mut self.rows {
+            r.superseded = r.attempt < ok;
+        }
+        if !keep {
+            self.rows.retain(|r| !r.superseded);
+        }
+    }
+
+    /// The page.
+    pub(crate) fn finish(self, next: Option<Cursor>, range: Option<ResolvedRange>) -> PageView {
+        PageView {
+            text: self.text,
+            rows: self.rows,
+            next,
+            range,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::SegmentId;
+    use crate::segment::format::{self, decode_summary_raw, decode_summary_ref};
+    use proptest::prelude::*;
+
+    fn id(ordinal: u32) -> RecordId {
+        RecordId {
+            segment: SegmentId {
+                partition: 1,
+                generation: 0,
+            },
+            ordinal,
+        }
+    }
+
+    /// The summary of a record with these strings, as stored.
+    fn summary(strings: &[String; 9]) -> Vec<u8> {
+        let mut r = LogRecord::new(
+            Timestamp::from_secs(1_764_000_000),
+            Level::Warn,
+            strings[0].as_str(),
+            strings[8].as_str(),
+        )
+        .flow(strings[1].as_str())
+        .component(strings[2].as_str())
+        .action(strings[3].as_str())
+        .category(strings[4].as_str())
+        .env(strings[5].as_str())
+        .app(strings[6].as_str())
+        .version(strings[7].as_str());
+        r.attempt = 3;
+        let mut buf = Vec::new();
+        format::encode_frame(&r, 0, 7, &mut buf);
+        let frame = format::parse_frame(&buf, 7).unwrap().unwrap();
+        frame.summary.to_vec()
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop::sample::select(vec!["a", "Z", "0", " ", "é", "ß", "日本", "🦀", "\u{0}"]),
+            0..12,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        /// A builder accepts a summary exactly when the per-string decoder
+        /// does, and then shows the same strings; bytes overwritten inside
+        /// the strings (breaking UTF-8, or a boundary) are refused whole.
+        #[test]
+        fn the_builder_checks_utf8_as_the_decoder_does(
+            strings in prop::array::uniform9(text()),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+        ) {
+            let mut s = summary(&strings);
+            let raw = decode_summary_raw(&s).unwrap();
+            // Offsets of the strings' bytes in `s` (never the lengths).
+            let mut at: Vec<usize> = Vec::new();
+            for piece in raw.strings {
+                let start = piece.as_ptr() as usize - s.as_ptr() as usize;
+                at.extend(start..start + piece.len());
+            }
+            if !at.is_empty() {
+                for (i, b) in &flips {
+                    let k = at[i.index(at.len())];
+                    s[k] = *b;
+                }
+            }
+            let mut b = ViewBuilder::with_capacity(2);
+            // A record before and after, to check offsets are per row.
+            let good = summary(&std::array::from_fn(|i| format!("row{i}")));
+            prop_assert!(b.push(id(0), &decode_summary_raw(&good).unwrap(), false));
+            let accepted = b.push(id(1), &decode_summary_raw(&s).unwrap(), true);
+            let reference = decode_summary_ref(&s);
+            prop_assert_eq!(accepted, reference.is_ok());
+            prop_assert!(b.push(id(2), &decode_summary_raw(&good).unwrap(), false));
+            let page = b.finish(None, None);
+            prop_assert_eq!(page.len(), if accepted { 3 } else { 2 });
+            if let Ok(r) = reference {
+                let v = page.get(1).unwrap();
+                let shown: Vec<&str> = format::SUMMARY_FIELDS.iter().map(|f| v.field(*f)).collect();
+                prop_assert_eq!(shown, r.strings.to_vec());
+                prop_assert_eq!((v.id, v.time, v.level, v.attempt), (id(1), r.time, r.level, 3));
+                prop_assert!(v.superseded);
+                prop_assert_eq!(v.to_stored().record, r.to_record());
+            }
+            let last = page.get(page.len() - 1).unwrap();
+            prop_assert_eq!(last.flow, "row1");
+            prop_assert_eq!(page.get(0).unwrap().content, "row8");
+        }
+    }
+
+    #[test]
+    fn pop_and_order() {
+        let mut b = ViewBuilder::with_capacity(0);
+        for (ord, name) in ["c", "a", "b"].iter().enumerate() {
+            let mut s: [String; 9] = Default::default();
+            s[8] = (*name).to_string();
+            assert!(b.push(
+                id(ord as u32),
+                &decode_summary_raw(&summary(&s)).unwrap(),
+                false
+            ));
+        }
+        b.pop();
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.last().unwrap().content, "a");
+        b.oldest_first();
+        // Same time: by ID.
+        let page = b.finish(None, None);
+        let contents: Vec<&str> = page.iter().map(|r| r.content).collect();
+        assert_eq!(contents, ["c", "a"]);
+        assert!(PageView::default().is_empty());
+    }
+}
