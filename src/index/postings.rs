@@ -162,17 +162,19 @@ impl Postings {
 
     /// Values in any of `lists`.
     pub(crate) fn union<'a>(lists: impl IntoIterator<Item = &'a Postings>) -> Postings {
-        let mut out: Vec<u32> = Vec::new();
-        let mut n = 0;
-        for l in lists {
-            out.extend_from_slice(l.as_slice());
-            n += 1;
-        }
-        if n > 1 {
-            out.sort_unstable();
-            out.dedup();
-        }
-        Postings::from_vec(out)
+        let lists: Vec<&[u32]> = lists.into_iter().map(Postings::as_slice).collect();
+        Postings::from_vec(match lists[..] {
+            [] => Vec::new(),
+            [one] => one.to_vec(),
+            // Two (such as Warn and Error): one linear merge.
+            [a, b] => merge(a, b),
+            _ => {
+                let mut out: Vec<u32> = lists.concat();
+                out.sort_unstable();
+                out.dedup();
+                out
+            }
+        })
     }
 
     /// As a roaring bitmap, with every value mapped through `map` (ranks).
@@ -192,6 +194,21 @@ impl Postings {
             }
         }
     }
+}
+
+/// The values of two sorted, distinct lists, sorted and distinct.
+fn merge(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        out.push(x.min(y));
+        i += usize::from(x <= y);
+        j += usize::from(y <= x);
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }
 
 /// The intersection of several postings, produced lazily from the
@@ -274,6 +291,8 @@ mod tests {
             prop_assert_eq!(pb.and(&pa).as_slice().to_vec(), and);
             let or: BTreeSet<u32> = sa.union(&b).copied().collect();
             prop_assert_eq!(Postings::union([&pa, &pb]).as_slice().to_vec(), or.iter().copied().collect::<Vec<_>>());
+            prop_assert_eq!(Postings::union([&pb, &pa, &pb]).as_slice().to_vec(), or.iter().copied().collect::<Vec<_>>());
+            prop_assert_eq!(Postings::union([&pb]), pb.clone());
             for x in 0..50 { prop_assert_eq!(pa.contains(x), sa.contains(&x)); }
             let c = Conj::new(vec![Cow::Borrowed(&pa), Cow::Borrowed(&pb), Cow::Owned(pa.clone())]);
             prop_assert_eq!(c.collect().as_slice().to_vec(), sa.intersection(&b).copied().collect::<Vec<_>>());

@@ -202,11 +202,11 @@ impl Collect for Owned {
             if !scratch.push(id, &s, src.is_hidden(ord)) {
                 return None;
             }
-            let view = scratch.last()?;
-            let keep = (filter.is_all() || filter.confirm_view(&view))
-                && (!view.superseded || filter.include_superseded);
+            let hidden = src.is_hidden(ord);
+            let keep = (filter.is_all() || scratch.last_matches(filter))
+                && (!hidden || filter.include_superseded);
             if keep {
-                records.push(view.to_stored());
+                records.push(scratch.last()?.to_stored());
             }
             scratch.pop();
             Some(keep)
@@ -248,7 +248,7 @@ impl Collect for ViewBuilder {
                 return None;
             }
             // The index settles a filter with no levels, fields or words.
-            let keep = filter.is_all() || self.last().is_some_and(|r| filter.confirm_view(&r));
+            let keep = filter.is_all() || self.last_matches(filter);
             if !keep {
                 self.pop();
             }

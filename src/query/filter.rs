@@ -13,7 +13,6 @@ use crate::index::postings::{Conj, Postings};
 use crate::index::tokenizer::{MAX_WORD_BYTES, for_each_word, matches_all};
 use crate::index::{FxHasher, IndexField};
 use crate::query::Query;
-use crate::query::view::RecordView;
 use crate::record::{Field, Level, LogRecord};
 use crate::segment::reader::SealedIndex;
 
@@ -129,12 +128,9 @@ impl Filter {
         self.confirm_with(r.level, |f| r.field(f))
     }
 
-    /// Whether a record of a page view matches every filter.
-    pub(crate) fn confirm_view(&self, r: &RecordView<'_>) -> bool {
-        self.confirm_with(r.level, |f| r.field(f))
-    }
-
-    fn confirm_with<'r>(&self, level: Level, field: impl Fn(Field) -> &'r str) -> bool {
+    /// Whether the record with `level` and the string fields `field`
+    /// gives matches every filter (reading only the fields filtered on).
+    pub(crate) fn confirm_with<'r>(&self, level: Level, field: impl Fn(Field) -> &'r str) -> bool {
         self.wants_level(level.code())
             && self.exact.iter().all(|(f, _, v)| field(*f) == v)
             && matches_all(field(Field::Content), &self.words)
