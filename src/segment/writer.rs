@@ -34,7 +34,11 @@ pub(crate) struct ActiveSegment {
     /// Largest time among ordinals `0..=i`: bounds what lower ordinals hold.
     prefix_max: Vec<i64>,
     offsets: Vec<u32>,
+    /// Ordinals sorted by time (then ordinal): rank → ordinal.
     order: Vec<u32>,
+    /// Ordinals of late records appended but not yet merged into `order`
+    /// (empty between appends).
+    late: Vec<u32>,
     /// A map of the file's first `end` bytes (or fewer, if stale).
     map: Mutex<Option<Arc<Map>>>,
     /// Written since the last `fsync`.
@@ -113,6 +117,7 @@ impl ActiveSegment {
             prefix_max: Vec::new(),
             offsets: Vec::new(),
             order: Vec::new(),
+            late: Vec::new(),
             map: Mutex::new(None),
             dirty: false,
             index: MemIndex::default(),
@@ -142,23 +147,57 @@ impl ActiveSegment {
             }
             self.push(f.offset as u32, f.time);
         }
+        self.settle();
     }
 
+    /// Add a record's offset and time; a record older than the newest
+    /// waits in `late` until [`settle`](Self::settle) merges it into `order`.
     fn push(&mut self, offset: u32, time: i64) {
         let ord = self.offsets.len() as u32;
         self.offsets.push(offset);
         self.times.push(time);
         self.prefix_max
             .push(self.prefix_max.last().map_or(time, |&m| m.max(time)));
-        // Every present ordinal is smaller than `ord`, so the new key goes
-        // after every record of time <= `time`.
+        // Every present ordinal is smaller than `ord`, so a record no older
+        // than the last in `order` goes after it (pending late ones are
+        // older still).
         let times = &self.times;
-        let pos = if self.order.last().is_none_or(|&o| times[o as usize] <= time) {
-            self.order.len()
+        if self.order.last().is_none_or(|&o| times[o as usize] <= time) {
+            self.order.push(ord);
         } else {
-            self.order.partition_point(|&o| times[o as usize] <= time)
-        };
-        self.order.insert(pos, ord);
+            self.late.push(ord);
+        }
+    }
+
+    /// Merge the late records of the last appends into `order` (sorted by
+    /// time, then ordinal): one pass over the part of `order` they fall
+    /// into, however many there are. Inserting each one by itself moved
+    /// every newer entry each time: with 1 % late records up to four
+    /// minutes late, a fifth of the append time of a busy segment.
+    fn settle(&mut self) {
+        if self.late.is_empty() {
+            return;
+        }
+        let times = &self.times;
+        let key = |o: u32| (times[o as usize], o);
+        self.late.sort_unstable_by_key(|&o| key(o));
+        let first = key(self.late[0]);
+        let from = self.order.partition_point(|&o| key(o) < first);
+        let tail = self.order.split_off(from);
+        self.order.reserve(tail.len() + self.late.len());
+        let (mut i, mut j) = (0, 0);
+        while i < tail.len() && j < self.late.len() {
+            if key(tail[i]) <= key(self.late[j]) {
+                self.order.push(tail[i]);
+                i += 1;
+            } else {
+                self.order.push(self.late[j]);
+                j += 1;
+            }
+        }
+        self.order.extend_from_slice(&tail[i..]);
+        self.order.extend_from_slice(&self.late[j..]);
+        self.late.clear();
     }
 
     /// The ordinal the next appended record gets.
@@ -207,6 +246,7 @@ impl ActiveSegment {
             self.index.add(ord, r);
             self.push(base + rel, r.time.as_micros());
         }
+        self.settle();
         self.end += len as u64;
     }
 
@@ -316,6 +356,7 @@ impl ActiveSegment {
             self.offsets.clear();
             self.times.clear();
             self.order.clear();
+            self.late.clear();
             self.prefix_max.clear();
             self.index = MemIndex::default();
             self.end = HEADER_LEN as u64;
@@ -405,5 +446,37 @@ impl ActiveSegment {
         // loss; recovery handles either outcome (see above).
         let _ = sync_dir(dir);
         Ok(sealed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// After every batch, `order` is every ordinal sorted by (time,
+        /// ordinal), whatever mix of on-time and late records came.
+        #[test]
+        fn late_records_merge_into_time_order(
+            batches in prop::collection::vec(prop::collection::vec(0..50i64, 0..40), 1..8),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let id = SegmentId { partition: 1, generation: 0 };
+            let mut seg =
+                ActiveSegment::create(dir.path(), id, 3_600_000_000, Timestamp::from_secs(0)).unwrap();
+            let mut n = 0u32;
+            for batch in &batches {
+                for &t in batch {
+                    seg.push(n * 10, t);
+                    n += 1;
+                }
+                seg.settle();
+                let mut want: Vec<u32> = (0..n).collect();
+                want.sort_by_key(|&o| (seg.times[o as usize], o));
+                prop_assert_eq!(&seg.order, &want);
+                prop_assert!(seg.late.is_empty());
+            }
+        }
     }
 }
