@@ -24,6 +24,14 @@
 //! - **Retention**: records are kept 30 days by default; whole segments are
 //!   dropped once their partition is past the horizon, and reads never
 //!   return a record older than it.
+//! - **Queries**: [`Project::query`] returns a [`Page`] of owned records,
+//!   newest first, with a cursor to the next; [`Project::query_view`]
+//!   returns the same page as a [`PageView`], whose [`RecordView`]s borrow
+//!   one buffer (no allocation per record: the cheaper way to render or
+//!   stream a page). Also [`Project::count`] (per level and time bucket,
+//!   from the indexes), [`Project::job_logs`] (and
+//!   [`Project::job_logs_view`]), [`Project::get`] (one record with its
+//!   detail) and [`Project::follow`] (auto refresh).
 //! - **Runs**: a run record per job (trigger, attempts, retry state),
 //!   driven by the runtime through [`Project::start_run`],
 //!   [`Project::attempt_failed`] (the [`RetryPolicy`] decides: retry later

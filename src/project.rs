@@ -1632,9 +1632,10 @@ impl Project {
         self.inner.query(q)
     }
 
-    /// [`query`](Self::query) as a [`PageView`]: the same records, cursor
-    /// and range, with the records' strings in one buffer instead of one
-    /// allocation each; the cheaper way to render or stream a page.
+    /// [`query`](Self::query) as a [`PageView`]: the same records (newest
+    /// first), cursor and range, with the records' strings in one buffer
+    /// instead of one allocation each; the cheaper way to render or
+    /// stream a page.
     pub fn query_view(&self, q: &Query) -> Result<PageView> {
         self.inner.query_view(q)
     }
@@ -1660,9 +1661,10 @@ impl Project {
         self.inner.job_logs(job_id, true)
     }
 
-    /// [`job_logs`](Self::job_logs) as a [`PageView`]: the same records,
-    /// their strings in one buffer instead of one allocation each (the
-    /// page has no cursor or range).
+    /// [`job_logs`](Self::job_logs) as a [`PageView`]: the same records
+    /// (oldest first, superseded attempts left out), their strings in one
+    /// buffer instead of one allocation each (the page has no cursor or
+    /// range).
     pub fn job_logs_view(&self, job_id: &str) -> Result<PageView> {
         self.inner.job_logs_view(job_id, false)
     }

@@ -141,7 +141,7 @@ fn padded_words(t: &[u8]) -> [u64; 3] {
             _ => [load8(t, 0), load8(t, 8), last >> (8 * (24 - n))],
         }
     } else if n >= 4 {
-        // Two 4-byte loads, overlapping unless n = 8 (equal bytes OR).
+        // Two 4-byte loads, overlapping (the shared bytes are equal, so OR).
         [load4(t, 0) | (load4(t, n - 4) << (8 * (n - 4))), 0, 0]
     } else if n > 0 {
         let b = |i: usize| u64::from(t[i]) << (8 * i);
@@ -224,8 +224,8 @@ impl Dict {
         }
     }
 
-    /// The slot holding `probe`'s term (`Ok`, with its ID), or the empty
-    /// slot where it would go (`Err`).
+    /// The ID of `key`'s term (`Ok`), or the empty slot where it would
+    /// go (`Err`).
     #[inline]
     fn find(&self, key: &Key) -> Result<u32, usize> {
         let mask = self.slots.len() - 1;
@@ -270,42 +270,43 @@ impl Dict {
     }
 
     #[cold]
-    fn insert(&mut self, probe: &Key, mut slot: usize, ord: u32) {
+    fn insert(&mut self, key: &Key, mut slot: usize, ord: u32) {
         let id = self.entries.len() as u32;
         if (self.entries.len() + 1) * MAX_LOAD_DEN > self.slots.len() * MAX_LOAD_NUM {
             self.grow();
-            slot = match self.find(probe) {
-                Err(s) => s,
-                Ok(_) => unreachable!("the term was absent before growing"),
-            };
+            match self.find(key) {
+                Err(s) => slot = s,
+                // Not possible (the term was absent before growing), but
+                // adding to it would then be right.
+                Ok(id) => return self.entries[id as usize].postings.add(ord),
+            }
         }
-        let mut key = [0u8; INLINE];
-        if probe.is_inline() {
-            for (chunk, w) in key.chunks_exact_mut(8).zip(probe.words) {
+        let mut stored = [0u8; INLINE];
+        if key.is_inline() {
+            for (chunk, w) in stored.chunks_exact_mut(8).zip(key.words) {
                 chunk.copy_from_slice(&w.to_le_bytes());
             }
         } else {
-            key[..4].copy_from_slice(&(self.long.len() as u32).to_le_bytes());
-            self.long.extend_from_slice(probe.long);
+            stored[..4].copy_from_slice(&(self.long.len() as u32).to_le_bytes());
+            self.long.extend_from_slice(key.long);
         }
-        let mut postings = Postings::default();
-        postings.add(ord);
-        self.entries.push(Entry {
-            key,
-            len: probe.len as u32,
-            postings,
-        });
-        self.slots[slot] = (probe.tag() << 32) | u64::from(id + 1);
         if self.substrings {
-            let e = self.entries.last().expect("just pushed");
-            let term = if probe.is_inline() {
-                &e.key[..probe.len]
+            let term = if key.is_inline() {
+                &stored[..key.len]
             } else {
-                probe.long
+                key.long
             };
             self.blob.extend_from_slice(term);
             self.starts.push(self.blob.len() as u32);
         }
+        let mut postings = Postings::default();
+        postings.add(ord);
+        self.entries.push(Entry {
+            key: stored,
+            len: key.len as u32,
+            postings,
+        });
+        self.slots[slot] = (key.tag() << 32) | u64::from(id + 1);
     }
 
     /// Double the slots and re-place every entry (entries do not move).

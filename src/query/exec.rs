@@ -158,9 +158,10 @@ impl<'a> Stream<'a> {
 
 /// Where a search puts the records it finds.
 pub(crate) trait Collect {
-    /// Read record `ord` of `src` and keep it if it matches `filter`
-    /// (records hidden as superseded are marked, and were offered only if
-    /// the filter includes them). Returns whether it was kept.
+    /// Read record `ord` of `src` and keep it if it matches `filter`,
+    /// marking it if it is hidden as superseded ([`collect_group`] offers
+    /// hidden records only when the filter includes them). Returns
+    /// whether it was kept.
     fn offer(&mut self, src: &Source<'_>, ord: u32, filter: &Filter) -> Result<bool>;
 
     /// Number of records kept.
@@ -199,10 +200,10 @@ impl Collect for Owned {
     fn offer(&mut self, src: &Source<'_>, ord: u32, filter: &Filter) -> Result<bool> {
         let (records, scratch) = (&mut self.records, &mut self.scratch);
         src.view.with_summary(ord, |id, s| {
-            if !scratch.push(id, &s, src.is_hidden(ord)) {
+            let hidden = src.is_hidden(ord);
+            if !scratch.push(id, &s, hidden) {
                 return None;
             }
-            let hidden = src.is_hidden(ord);
             let keep = (filter.is_all() || scratch.last_matches(filter))
                 && (!hidden || filter.include_superseded);
             if keep {

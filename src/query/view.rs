@@ -127,7 +127,7 @@ struct Row {
 /// assert_eq!(page.get(0).unwrap().content, "timeout");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct PageView {
     text: String,
     rows: Vec<Row>,
@@ -153,7 +153,9 @@ impl PageView {
         self.rows.get(i).map(|row| view_of(&self.text, row))
     }
 
-    /// The records, in the page's order.
+    /// The records, in the page's order: newest first for
+    /// [`Project::query_view`](crate::Project::query_view), oldest first
+    /// for [`Project::job_logs_view`](crate::Project::job_logs_view).
     pub fn iter(&self) -> impl ExactSizeIterator<Item = RecordView<'_>> + '_ {
         self.rows.iter().map(|row| view_of(&self.text, row))
     }
@@ -163,6 +165,28 @@ impl PageView {
         self.iter().map(|r| r.to_stored()).collect()
     }
 }
+
+/// Pages are equal when they hold the same records, cursor and range.
+impl PartialEq for PageView {
+    fn eq(&self, other: &Self) -> bool {
+        self.next == other.next && self.range == other.range && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for PageView {}
+
+impl std::fmt::Debug for PageView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageView")
+            .field("records", &self.iter().collect::<Vec<_>>())
+            .field("next", &self.next)
+            .field("range", &self.range)
+            .finish()
+    }
+}
+
+// Row offsets within a record's strings are `u16`.
+const _: () = assert!(crate::segment::format::MAX_SUMMARY_LEN <= u16::MAX as usize);
 
 /// Record `row` of a page whose strings are `text`.
 fn view_of<'a>(text: &'a str, row: &Row) -> RecordView<'a> {
@@ -223,6 +247,10 @@ impl ViewBuilder {
         // The string section in one copy, each 2-byte length then turned
         // into two spaces so the whole is text (never shown: a row's
         // strings start after them).
+        debug_assert_eq!(
+            s.section.len(),
+            s.strings.iter().map(|p| 2 + p.len()).sum::<usize>()
+        );
         let scratch = &mut self.scratch;
         scratch.clear();
         scratch.extend_from_slice(s.section);

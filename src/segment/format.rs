@@ -553,13 +553,17 @@ pub struct SummaryRaw<'a> {
     /// The bytes of the strings of [`SUMMARY_FIELDS`], in order.
     pub strings: [&'a [u8]; 9],
     /// The summary's whole string section: each string after its 2-byte
-    /// length, one after the other (the `strings` borrow from it).
+    /// little-endian length, one after the other (the `strings` borrow
+    /// from it). The lengths are binary: the section as a whole is not
+    /// text even when every string is (a caller checking the strings
+    /// together must first replace each length with two ASCII bytes, as
+    /// page views do).
     pub section: &'a [u8],
 }
 
 /// Decode a summary's layout (every length and bound checked) without
-/// checking that its strings are UTF-8: for a caller that checks them
-/// together, which costs one call instead of nine.
+/// checking that its strings are UTF-8; [`decode_summary_ref`] checks
+/// each. Layout errors are reported before any UTF-8 error.
 pub fn decode_summary_raw(s: &[u8]) -> Result<SummaryRaw<'_>, DecodeError> {
     if s.len() < S_STRINGS {
         return Err(DecodeError::at(s.len(), "summary too short"));
