@@ -170,10 +170,10 @@ impl ActiveSegment {
     }
 
     /// Merge the late records of the last appends into `order` (sorted by
-    /// time, then ordinal): one pass over the part of `order` they fall
-    /// into, however many there are. Inserting each one by itself moved
-    /// every newer entry each time: with 1 % late records up to four
-    /// minutes late, a fifth of the append time of a busy segment.
+    /// time, then ordinal), moving the entries after the first one's place
+    /// once, in runs, from the back: inserting each one by itself moved
+    /// every newer entry each time, a fifth of the steady-state append
+    /// time with 1 % of records up to four minutes late.
     fn settle(&mut self) {
         if self.late.is_empty() {
             return;
@@ -181,22 +181,22 @@ impl ActiveSegment {
         let times = &self.times;
         let key = |o: u32| (times[o as usize], o);
         self.late.sort_unstable_by_key(|&o| key(o));
-        let first = key(self.late[0]);
-        let from = self.order.partition_point(|&o| key(o) < first);
-        let tail = self.order.split_off(from);
-        self.order.reserve(tail.len() + self.late.len());
-        let (mut i, mut j) = (0, 0);
-        while i < tail.len() && j < self.late.len() {
-            if key(tail[i]) <= key(self.late[j]) {
-                self.order.push(tail[i]);
-                i += 1;
-            } else {
-                self.order.push(self.late[j]);
-                j += 1;
-            }
+        let order = &mut self.order;
+        // Where each goes among the entries present (non-decreasing).
+        let places: Vec<usize> = self
+            .late
+            .iter()
+            .map(|&o| order.partition_point(|&x| key(x) < key(o)))
+            .collect();
+        let old_len = order.len();
+        order.resize(old_len + self.late.len(), 0);
+        let mut end = old_len;
+        for (k, (&ord, &at)) in self.late.iter().zip(&places).enumerate().rev() {
+            // Entries `at..end` move up by the k + 1 late ones at or below them.
+            order.copy_within(at..end, at + k + 1);
+            order[at + k] = ord;
+            end = at;
         }
-        self.order.extend_from_slice(&tail[i..]);
-        self.order.extend_from_slice(&self.late[j..]);
         self.late.clear();
     }
 
