@@ -327,6 +327,30 @@ fn check_frame(b: &[u8], salt: u64) {
             if let Err(e) = &summary {
                 error_offset_in(e, f.summary.len(), "decode_summary");
             }
+            // The borrowed decoders agree with it: the layout-only one
+            // accepts whatever the checked one does, with the same strings,
+            // and its section is exactly the nine length-prefixed strings.
+            let raw = format::decode_summary_raw(f.summary);
+            let borrowed = format::decode_summary_ref(f.summary);
+            assert_eq!(
+                borrowed.is_ok(),
+                summary.is_ok(),
+                "decode_summary_ref vs decode_summary"
+            );
+            if let Ok(raw) = &raw {
+                let total: usize = raw.strings.iter().map(|s| 2 + s.len()).sum();
+                assert_eq!(raw.section.len(), total, "section is the nine strings");
+            }
+            if let Ok(b) = &borrowed {
+                let raw = raw
+                    .as_ref()
+                    .expect("decode_summary_ref passed, decode_summary_raw not");
+                for (s, r) in b.strings.iter().zip(raw.strings) {
+                    assert_eq!(s.as_bytes(), r);
+                }
+                let (s, has_detail) = summary.as_ref().expect("checked above");
+                assert_eq!((&b.to_record(), b.has_detail), (s, *has_detail));
+            }
             match format::decode_full(&f) {
                 Ok(r) => {
                     assert!(f.check_detail().is_ok());
