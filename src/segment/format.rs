@@ -62,7 +62,7 @@
 //! | 0  | 8 | time, microseconds since the epoch (i64) |
 //! | 8  | 1 | level: 0 Debug, 1 Info, 2 Warn, 3 Error |
 //! | 9  | 1 | flags: bit 0 = has detail; other bits 0 |
-//! | 10 | 4 | attempt |
+//! | 10 | 4 | attempt (from 1; 0 is read back as is: writers before appends checked it could store it) |
 //! | 14 | … | nine strings, each a u16 length and UTF-8 bytes: job_id, flow, component, action, category, env, app, version, content |
 //!
 //! ## Seal block and trailer
