@@ -90,6 +90,16 @@ fn a_corrupt_or_missing_index_is_reported_and_rebuilt() {
     fs::write(&idx_files[0], &bad).unwrap();
     fs::remove_file(&idx_files[1]).unwrap();
     {
+        // A read-only store rebuilds them in memory only (it may not
+        // write), and answers the same.
+        let ro = runlog::StoreOptions::new()
+            .clock(clock.clone())
+            .open_read_only(dir.path())
+            .unwrap();
+        assert_eq!(answers(&ro, &queries), want);
+        assert!(!ro.project("p").unwrap().damage().is_empty());
+    }
+    {
         let store = open(dir.path(), &clock);
         let p = store.project("p").unwrap();
         let report = p.verify().unwrap();

@@ -99,7 +99,7 @@ impl<'a> Stream<'a> {
         if lo >= hi {
             return Ok(Stream::Ranks { lo: 0, hi: 0 });
         }
-        let cand = filter.candidates(src.index, &src.index_path())?;
+        let cand = filter.candidates(src.index, src.view.path)?;
         Ok(match (cand, src.index) {
             (Cand::All, _) => Stream::Ranks { lo, hi },
             (Cand::Ranks(mut ranks), _) => {
@@ -162,7 +162,9 @@ pub(crate) trait Collect {
     /// marking it if it is hidden as superseded ([`collect_group`] offers
     /// hidden records only when the filter includes them). Returns
     /// whether it was kept.
-    fn offer(&mut self, src: &Source<'_>, ord: u32, filter: &Filter) -> Result<bool>;
+    /// `confirm` is false when the candidates were exactly the matches.
+    fn offer(&mut self, src: &Source<'_>, ord: u32, filter: &Filter, confirm: bool)
+    -> Result<bool>;
 
     /// Number of records kept.
     fn count(&self) -> usize;
@@ -197,14 +199,20 @@ impl Owned {
 }
 
 impl Collect for Owned {
-    fn offer(&mut self, src: &Source<'_>, ord: u32, filter: &Filter) -> Result<bool> {
+    fn offer(
+        &mut self,
+        src: &Source<'_>,
+        ord: u32,
+        filter: &Filter,
+        confirm: bool,
+    ) -> Result<bool> {
         let (records, scratch) = (&mut self.records, &mut self.scratch);
         src.view.with_summary(ord, |id, s| {
             let hidden = src.is_hidden(ord);
             if !scratch.push(id, &s, hidden) {
                 return None;
             }
-            let keep = (filter.is_all() || scratch.last_matches(filter))
+            let keep = (!confirm || scratch.last_matches(filter))
                 && (!hidden || filter.include_superseded);
             if keep {
                 records.push(scratch.last()?.to_stored());
@@ -243,13 +251,18 @@ impl Collect for Owned {
 
 /// Records copied into one buffer.
 impl Collect for ViewBuilder {
-    fn offer(&mut self, src: &Source<'_>, ord: u32, filter: &Filter) -> Result<bool> {
+    fn offer(
+        &mut self,
+        src: &Source<'_>,
+        ord: u32,
+        filter: &Filter,
+        confirm: bool,
+    ) -> Result<bool> {
         src.view.with_summary(ord, |id, s| {
             if !self.push(id, &s, src.is_hidden(ord)) {
                 return None;
             }
-            // The index settles a filter with no levels, fields or words.
-            let keep = filter.is_all() || self.last_matches(filter);
+            let keep = !confirm || self.last_matches(filter);
             if !keep {
                 self.pop();
             }
@@ -289,9 +302,14 @@ pub(crate) fn collect_group(
 ) -> Result<bool> {
     let mut streams = Vec::with_capacity(group.len());
     let mut heads = Vec::with_capacity(group.len());
+    // Whether a segment's records must be checked against the filter: not
+    // when its index gave exactly the matches (field and level terms are
+    // whole values; words only narrow).
+    let mut confirm = Vec::with_capacity(group.len());
     for src in group {
         let mut s = Stream::new(src, filter, from, *upper)?;
         heads.push(s.next(src));
+        confirm.push(filter.has_words() || (!filter.is_all() && matches!(s, Stream::Ranks { .. })));
         streams.push(s);
     }
     loop {
@@ -309,7 +327,7 @@ pub(crate) fn collect_group(
         if !filter.include_superseded && src.is_hidden(key.1.ordinal) {
             continue;
         }
-        match out.offer(src, key.1.ordinal, filter) {
+        match out.offer(src, key.1.ordinal, filter, confirm[k]) {
             Ok(true) if out.count() >= limit => return Ok(true),
             Ok(_) => {}
             Err(e) => note(Damage::from_error(src.view.path, &e)),
@@ -359,7 +377,7 @@ pub(crate) fn count_source(
     let hidden = src.hidden.as_deref().filter(|_| !filter.include_superseded);
     match src.index {
         IndexRef::Disk(ix) if !filter.has_words() => {
-            let cand = filter.candidates(src.index, &src.index_path())?;
+            let cand = filter.candidates(src.index, src.view.path)?;
             let hidden_ranks = hidden.and_then(|h| h.ranks.as_ref());
             let whole = lo == 0 && hi == v.len();
             for l in Level::ALL {
@@ -409,7 +427,7 @@ pub(crate) fn count_source(
             Ok(())
         }
         IndexRef::Mem(ix) if !filter.has_words() => {
-            let cand = match filter.candidates(src.index, &src.index_path())? {
+            let cand = match filter.candidates(src.index, src.view.path)? {
                 Cand::Ords(c) => Some(c.collect()),
                 _ => None,
             };

@@ -14,6 +14,8 @@ use crate::index::tokenizer::{MAX_WORD_BYTES, for_each_word, matches_all};
 use crate::index::{FxHasher, IndexField};
 use crate::query::Query;
 use crate::record::{Field, Level, LogRecord};
+use crate::segment::INDEX_EXT;
+use crate::segment::format::DecodeError;
 use crate::segment::reader::SealedIndex;
 
 /// The index of one segment, whichever kind it has.
@@ -136,19 +138,23 @@ impl Filter {
             && matches_all(field(Field::Content), &self.words)
     }
 
-    /// The candidates of a segment by its index (at `path`, for errors): a
-    /// superset of the matches.
-    pub(crate) fn candidates<'a>(&self, ix: IndexRef<'a>, path: &Path) -> Result<Cand<'a>> {
+    /// The candidates of the segment at `segment` by its index: a
+    /// superset of the matches (exactly the matches when the filter has
+    /// no words and the result is not `All`: field and level terms are
+    /// whole values).
+    pub(crate) fn candidates<'a>(&self, ix: IndexRef<'a>, segment: &Path) -> Result<Cand<'a>> {
         if self.is_all() {
             return Ok(Cand::All);
         }
+        // Errors name the index file (its path is built only for them).
+        let at = |e: DecodeError| e.into_error(&segment.with_extension(INDEX_EXT));
         Ok(match ix {
             IndexRef::Missing => Cand::All,
             IndexRef::Mem(m) => self.conj(m).map_or(Cand::All, Cand::Ords),
             IndexRef::Disk(d) => self
                 .narrow(
-                    |f, t| d.get(f, t).map_err(|e| e.into_error(path)),
-                    |f, p| d.containing(f, p).map_err(|e| e.into_error(path)),
+                    |f, t| d.get(f, t).map_err(at),
+                    |f, p| d.containing(f, p).map_err(at),
                 )?
                 .map_or(Cand::All, Cand::Ranks),
         })

@@ -265,7 +265,7 @@ fn job_ords(
     note: &dyn Fn(Damage),
 ) -> Result<()> {
     let v = &src.view;
-    let ords: Vec<u32> = match Filter::job(job).candidates(src.index, &src.index_path())? {
+    let ords: Vec<u32> = match Filter::job(job).candidates(src.index, src.view.path)? {
         Cand::All => (0..v.slots()).filter(|&o| v.offset(o).is_some()).collect(),
         Cand::Ranks(ranks) => ranks.iter().map(|r| v.order(r as usize)).collect(),
         Cand::Ords(conj) => conj.collect().as_slice().to_vec(),
