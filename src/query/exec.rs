@@ -209,15 +209,12 @@ impl Collect for Owned {
         let (records, scratch) = (&mut self.records, &mut self.scratch);
         src.view.with_summary(ord, |id, s| {
             let hidden = src.is_hidden(ord);
-            if !scratch.push(id, &s, hidden) {
-                return None;
-            }
-            let keep = (!confirm || scratch.last_matches(filter))
+            let view = scratch.read(id, &s, hidden)?;
+            let keep = (!confirm || filter.confirm_with(view.level, |f| view.field(f)))
                 && (!hidden || filter.include_superseded);
             if keep {
-                records.push(scratch.last()?.to_stored());
+                records.push(view.to_stored());
             }
-            scratch.pop();
             Some(keep)
         })
     }

@@ -218,6 +218,53 @@ fn view_of<'a>(text: &'a str, row: &Row) -> RecordView<'a> {
     }
 }
 
+/// Copy `s`'s string section into `scratch`, each 2-byte length turned
+/// into two spaces so the whole is text (never shown: a row's strings
+/// start after them), and check it with one UTF-8 check; each string must
+/// then also start and end on a character boundary for it to be UTF-8 by
+/// itself. Returns the checked text and the row (starting at 0 in it).
+fn check<'s>(
+    scratch: &'s mut Vec<u8>,
+    id: RecordId,
+    s: &SummaryRaw<'_>,
+    superseded: bool,
+) -> Option<(&'s str, Row)> {
+    debug_assert_eq!(
+        s.section.len(),
+        s.strings.iter().map(|p| 2 + p.len()).sum::<usize>()
+    );
+    scratch.clear();
+    scratch.extend_from_slice(s.section);
+    let mut ends = [0u16; 9];
+    let mut at = 0usize;
+    for (end, piece) in ends.iter_mut().zip(s.strings) {
+        scratch[at] = b' ';
+        scratch[at + 1] = b' ';
+        at += 2 + piece.len();
+        // A summary is under 64 KiB (MAX_SUMMARY_LEN).
+        *end = at as u16;
+    }
+    let all = std::str::from_utf8(scratch).ok()?;
+    let mut from = 0usize;
+    for &end in &ends {
+        if !all.is_char_boundary(from + 2) || !all.is_char_boundary(usize::from(end)) {
+            return None;
+        }
+        from = usize::from(end);
+    }
+    let row = Row {
+        id,
+        time: s.time,
+        attempt: s.attempt,
+        level: s.level,
+        has_detail: s.has_detail,
+        superseded,
+        start: 0,
+        ends,
+    };
+    Some((all, row))
+}
+
 /// Builds a [`PageView`]: each record's strings are checked to be UTF-8
 /// as it is added (one check over them together, each start and end then
 /// required to fall on a character boundary, so that each string is
@@ -244,54 +291,30 @@ impl ViewBuilder {
     /// Add a record read in place; `false` (and nothing added) if a
     /// string is not UTF-8.
     pub(crate) fn push(&mut self, id: RecordId, s: &SummaryRaw<'_>, superseded: bool) -> bool {
-        // The string section in one copy, each 2-byte length then turned
-        // into two spaces so the whole is text (never shown: a row's
-        // strings start after them).
-        debug_assert_eq!(
-            s.section.len(),
-            s.strings.iter().map(|p| 2 + p.len()).sum::<usize>()
-        );
-        let scratch = &mut self.scratch;
-        scratch.clear();
-        scratch.extend_from_slice(s.section);
-        let mut ends = [0u16; 9];
-        let mut at = 0usize;
-        for (end, piece) in ends.iter_mut().zip(s.strings) {
-            scratch[at] = b' ';
-            scratch[at + 1] = b' ';
-            at += 2 + piece.len();
-            // A summary is under 64 KiB (MAX_SUMMARY_LEN).
-            *end = at as u16;
-        }
-        let Ok(all) = std::str::from_utf8(scratch) else {
+        let Some((all, row)) = check(&mut self.scratch, id, s, superseded) else {
             return false;
         };
-        // Each string must also start and end on a character boundary for
-        // it to be UTF-8 by itself.
-        let mut from = 0usize;
-        for &end in &ends {
-            if !all.is_char_boundary(from + 2) || !all.is_char_boundary(usize::from(end)) {
-                return false;
-            }
-            from = usize::from(end);
-        }
         let start = self.text.len();
         self.text.push_str(all);
-        let row = Row {
-            id,
-            time: s.time,
-            attempt: s.attempt,
-            level: s.level,
-            has_detail: s.has_detail,
-            superseded,
-            start,
-            ends,
-        };
-        self.rows.push(row);
+        self.rows.push(Row { start, ..row });
         true
     }
 
+    /// Check a record read in place as [`push`](Self::push) does and
+    /// return it, borrowing this builder's scratch space (nothing is
+    /// added): for a caller that copies the record out at once.
+    pub(crate) fn read<'s>(
+        &'s mut self,
+        id: RecordId,
+        s: &SummaryRaw<'_>,
+        superseded: bool,
+    ) -> Option<RecordView<'s>> {
+        let (all, row) = check(&mut self.scratch, id, s, superseded)?;
+        Some(view_of(all, &row))
+    }
+
     /// The last record added.
+    #[cfg(test)]
     pub(crate) fn last(&self) -> Option<RecordView<'_>> {
         self.rows.last().map(|row| view_of(&self.text, row))
     }
