@@ -193,7 +193,7 @@ impl Owned {
     pub(crate) fn with_capacity(records: usize) -> Self {
         Owned {
             records: Vec::with_capacity(records),
-            scratch: ViewBuilder::with_capacity(1),
+            scratch: ViewBuilder::default(),
         }
     }
 }
