@@ -66,7 +66,7 @@ impl<'a> Key<'a> {
 
     /// The key of `term` if it fits inline (borrowing nothing).
     #[inline]
-    pub(crate) fn inline(term: &[u8]) -> Option<Key<'static>> {
+    fn inline(term: &[u8]) -> Option<Key<'static>> {
         (term.len() <= INLINE).then(|| {
             let words = padded_words(term);
             Key {

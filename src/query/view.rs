@@ -313,12 +313,6 @@ impl ViewBuilder {
         Some(view_of(all, &row))
     }
 
-    /// The last record added.
-    #[cfg(test)]
-    pub(crate) fn last(&self) -> Option<RecordView<'_>> {
-        self.rows.last().map(|row| view_of(&self.text, row))
-    }
-
     /// Whether the last record added matches `filter`, reading only the
     /// strings it filters on.
     pub(crate) fn last_matches(&self, filter: &Filter) -> bool {
@@ -494,7 +488,6 @@ mod tests {
         }
         b.pop();
         assert_eq!(b.len(), 2);
-        assert_eq!(b.last().unwrap().content, "a");
         b.oldest_first();
         // Same time: by ID.
         let page = b.finish(None, None);

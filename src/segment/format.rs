@@ -508,15 +508,6 @@ pub const SUMMARY_FIELDS: [Field; 9] = [
 ];
 
 impl SummaryRef<'_> {
-    /// The value of a summary field (`""` for [`Field::Detail`], which a
-    /// summary does not hold).
-    pub fn field(&self, field: Field) -> &str {
-        SUMMARY_FIELDS
-            .iter()
-            .position(|f| *f == field)
-            .map_or("", |i| self.strings[i])
-    }
-
     /// The record, owned (`detail` left `None`).
     pub fn to_record(&self) -> LogRecord {
         let s = &self.strings;
@@ -580,11 +571,7 @@ pub fn decode_summary_raw(s: &[u8]) -> Result<SummaryRaw<'_>, DecodeError> {
     let mut at = S_STRINGS;
     let mut strings: [&[u8]; 9] = [&[]; 9];
     for (slot, field) in strings.iter_mut().zip(SUMMARY_FIELDS) {
-        let max = match field {
-            Field::JobId => MAX_JOB_ID_BYTES,
-            Field::Content => MAX_CONTENT_BYTES,
-            _ => MAX_NAME_BYTES,
-        };
+        let max = field.max_bytes();
         if s.len() < at + 2 {
             return Err(DecodeError::at(at, "summary ends inside a string length"));
         }
