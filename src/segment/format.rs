@@ -433,6 +433,7 @@ impl Frame<'_> {
 /// Parse the frame starting at `b[0]` of a segment with `salt`, checking
 /// the head checksum and the lengths (not the detail checksum).
 /// `Ok(None)` means `b` starts with the seal marker.
+#[inline(always)]
 pub fn parse_frame(b: &[u8], salt: u64) -> Result<Option<Frame<'_>>, DecodeError> {
     if b.len() < 4 {
         return Err(DecodeError::at(b.len(), "file ends inside a frame head"));
@@ -555,6 +556,7 @@ pub struct SummaryRaw<'a> {
 /// Decode a summary's layout (every length and bound checked) without
 /// checking that its strings are UTF-8; [`decode_summary_ref`] checks
 /// each. Layout errors are reported before any UTF-8 error.
+#[inline(always)]
 pub fn decode_summary_raw(s: &[u8]) -> Result<SummaryRaw<'_>, DecodeError> {
     if s.len() < S_STRINGS {
         return Err(DecodeError::at(s.len(), "summary too short"));
