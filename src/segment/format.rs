@@ -338,9 +338,14 @@ pub fn new_salt() -> u64 {
 }
 
 fn salted(salt: u64) -> crc32fast::Hasher {
-    let mut h = crc32fast::Hasher::new();
-    h.update(&salt.to_le_bytes());
-    h
+    crc32fast::Hasher::new_with_initial(salt_seed(salt))
+}
+
+/// The checksum of `salt`'s 8 bytes, where every checksum of a segment
+/// with that salt starts: a reader of many frames computes it once
+/// ([`parse_frame_seeded`]).
+pub(crate) fn salt_seed(salt: u64) -> u32 {
+    crc32fast::hash(&salt.to_le_bytes())
 }
 
 fn detail_crc(salt: u64, detail: &[u8]) -> u32 {
@@ -433,8 +438,19 @@ impl Frame<'_> {
 /// Parse the frame starting at `b[0]` of a segment with `salt`, checking
 /// the head checksum and the lengths (not the detail checksum).
 /// `Ok(None)` means `b` starts with the seal marker.
-#[inline(always)]
 pub fn parse_frame(b: &[u8], salt: u64) -> Result<Option<Frame<'_>>, DecodeError> {
+    parse_frame_seeded(b, salt, salt_seed(salt))
+}
+
+/// [`parse_frame`] with `seed` = [`salt_seed`]`(salt)`, computed once by
+/// the caller. Inlined: a frame returned through memory stalled the
+/// loads reading it back (perf).
+#[inline(always)]
+pub(crate) fn parse_frame_seeded(
+    b: &[u8],
+    salt: u64,
+    seed: u32,
+) -> Result<Option<Frame<'_>>, DecodeError> {
     if b.len() < 4 {
         return Err(DecodeError::at(b.len(), "file ends inside a frame head"));
     }
@@ -464,7 +480,7 @@ pub fn parse_frame(b: &[u8], salt: u64) -> Result<Option<Frame<'_>>, DecodeError
         return Err(DecodeError::at(b.len(), "file ends inside a frame"));
     }
     let summary = &b[FRAME_HEAD_LEN..summary_end];
-    let mut h = salted(salt);
+    let mut h = crc32fast::Hasher::new_with_initial(seed);
     h.update(&b[..F_HEAD_CRC]);
     h.update(summary);
     if h.finalize() != u32_at(b, F_HEAD_CRC) {
@@ -1198,6 +1214,23 @@ mod tests {
         let mut buf = Vec::new();
         encode_frame(&record(0), 0, SALT, &mut buf);
         assert!(parse_frame(&buf, SALT + 1).is_err());
+        assert!(parse_frame_seeded(&buf, SALT, salt_seed(SALT + 1)).is_err());
+    }
+
+    #[test]
+    fn the_salt_seed_continues_the_checksum_of_salt_and_bytes() {
+        let bytes = b"a frame's head and summary, or a detail";
+        let mut whole = SALT.to_le_bytes().to_vec();
+        whole.extend_from_slice(bytes);
+        let mut h = salted(SALT);
+        h.update(bytes);
+        assert_eq!(h.finalize(), crc32fast::hash(&whole));
+        let mut buf = Vec::new();
+        encode_frame(&record(0), 0, SALT, &mut buf);
+        let f = parse_frame_seeded(&buf, SALT, salt_seed(SALT))
+            .unwrap()
+            .unwrap();
+        assert_eq!(decode_full(&f).unwrap(), record(0));
     }
 
     #[test]

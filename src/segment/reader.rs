@@ -76,6 +76,7 @@ impl SealedSegment {
             id: self.id,
             path: &self.path,
             salt: self.salt,
+            seed: std::cell::OnceCell::new(),
             bytes: Bytes::Map(Arc::clone(&self.map)),
             tables: Tables::Disk(self.trailer),
         }
@@ -250,6 +251,8 @@ pub(crate) struct SegView<'a> {
     pub(crate) id: SegmentId,
     pub(crate) path: &'a Path,
     salt: u64,
+    /// `format::salt_seed(salt)`, computed at the first frame read.
+    seed: std::cell::OnceCell<u32>,
     bytes: Bytes,
     tables: Tables<'a>,
 }
@@ -266,6 +269,7 @@ impl<'a> SegView<'a> {
             id,
             path,
             salt,
+            seed: std::cell::OnceCell::new(),
             bytes,
             tables,
         }
@@ -412,7 +416,8 @@ impl<'a> SegView<'a> {
         let bytes = self.bytes.frame(off, path)?;
         let bytes = &bytes[..];
         let shift = |e: format::DecodeError| e.shifted(off as u64).into_error(path);
-        let frame = format::parse_frame(bytes, self.salt)
+        let seed = *self.seed.get_or_init(|| format::salt_seed(self.salt));
+        let frame = format::parse_frame_seeded(bytes, self.salt, seed)
             .map_err(shift)?
             .ok_or_else(|| {
                 Error::corrupt(path, off as u64, "seal marker where a frame was expected")
