@@ -563,9 +563,11 @@ pub struct SummaryRaw<'a> {
     /// The summary's whole string section: each string after its 2-byte
     /// little-endian length, one after the other (the `strings` borrow
     /// from it). The lengths are binary: the section as a whole is not
-    /// text even when every string is (a caller checking the strings
-    /// together must first replace each length with two ASCII bytes, as
-    /// page views do).
+    /// text even when every string is. A caller checking several strings
+    /// with one UTF-8 check must cover only lengths whose two bytes are
+    /// ASCII (strings under 128 bytes), or replace the lengths with ASCII
+    /// bytes in a copy; page views do the first, and the second for
+    /// records with a longer name.
     pub section: &'a [u8],
 }
 
