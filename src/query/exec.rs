@@ -181,8 +181,8 @@ pub(crate) trait Collect {
     fn supersede_before(&mut self, ok: u32, keep: bool);
 }
 
-/// Owned records, read through a [`ViewBuilder`] (whose one UTF-8 check
-/// per record is cheaper than one per string) and copied out.
+/// Owned records, read through a [`ViewBuilder`] (whose one or two UTF-8
+/// checks per record are cheaper than one per string) and copied out.
 #[derive(Debug, Default)]
 pub(crate) struct Owned {
     pub(crate) records: Vec<StoredRecord>,

@@ -258,7 +258,8 @@ enum InPlace<'a> {
     Text { head: &'a str, content: &'a str },
     /// A string is not UTF-8.
     NotText,
-    /// A length byte is not ASCII: check a copy ([`check`]).
+    /// One of the first eight strings is 128 bytes or longer (its
+    /// length's low byte may not be ASCII): check a copy ([`check`]).
     Unknown,
 }
 
@@ -324,9 +325,12 @@ fn check<'s>(
 }
 
 /// Builds a [`PageView`]: each record's strings are checked to be UTF-8
-/// as it is added (one check over them together, each start and end then
-/// required to fall on a character boundary, so that each string is
-/// UTF-8 by itself) and appended to the page's text.
+/// as it is added, then appended to the page's text. The check takes two
+/// `from_utf8` calls where the strings lie ([`in_place`]: the first eight
+/// strings with their lengths, then the content), or, for a record with
+/// a string of 128 bytes or more among the first eight, one call over a
+/// copy whose lengths are spaces plus a boundary test at each string
+/// ([`check`]); either way each string is UTF-8 by itself.
 #[derive(Debug, Default)]
 pub(crate) struct ViewBuilder {
     text: String,

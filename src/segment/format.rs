@@ -567,7 +567,7 @@ pub struct SummaryRaw<'a> {
     /// with one UTF-8 check must cover only lengths whose two bytes are
     /// ASCII (strings under 128 bytes), or replace the lengths with ASCII
     /// bytes in a copy; page views do the first, and the second for
-    /// records with a longer name.
+    /// records with a job ID or name of 128 bytes or more.
     pub section: &'a [u8],
 }
 
@@ -1221,12 +1221,16 @@ mod tests {
 
     #[test]
     fn the_salt_seed_continues_the_checksum_of_salt_and_bytes() {
-        let bytes = b"a frame's head and summary, or a detail";
-        let mut whole = SALT.to_le_bytes().to_vec();
-        whole.extend_from_slice(bytes);
-        let mut h = salted(SALT);
-        h.update(bytes);
-        assert_eq!(h.finalize(), crc32fast::hash(&whole));
+        // Lengths that take each of crc32fast's code paths (short, one
+        // fold, fold by four, the wide loops).
+        for len in [0, 5, 39, 200, 300, 5_000, 20_000] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let mut whole = SALT.to_le_bytes().to_vec();
+            whole.extend_from_slice(&bytes);
+            let mut h = salted(SALT);
+            h.update(&bytes);
+            assert_eq!(h.finalize(), crc32fast::hash(&whole), "{len} bytes");
+        }
         let mut buf = Vec::new();
         encode_frame(&record(0), 0, SALT, &mut buf);
         let f = parse_frame_seeded(&buf, SALT, salt_seed(SALT))

@@ -46,6 +46,8 @@ pub(crate) struct ActiveSegment {
     index: MemIndex,
     /// The segment's checksum salt (from its header).
     salt: u64,
+    /// `format::salt_seed(salt)`, where each frame's checksum starts.
+    seed: u32,
     /// Opened by a read-only store: another process writes the file.
     read_only: bool,
 }
@@ -122,6 +124,7 @@ impl ActiveSegment {
             dirty: false,
             index: MemIndex::default(),
             salt,
+            seed: format::salt_seed(salt),
             read_only,
         };
         seg.add_frames(frames, bytes, base);
@@ -140,7 +143,7 @@ impl ActiveSegment {
             }
             // The scan checked these frames whole, so they decode.
             let at = (f.offset - base) as usize;
-            if let Ok(Some(frame)) = format::parse_frame(&bytes[at..], self.salt)
+            if let Ok(Some(frame)) = format::parse_frame_seeded(&bytes[at..], self.salt, self.seed)
                 && let Ok((record, _)) = format::decode_summary(frame.summary)
             {
                 self.index.add(f.ordinal, &record);
@@ -331,7 +334,7 @@ impl ActiveSegment {
         Ok(SegView::new(
             self.id,
             &self.path,
-            self.salt,
+            (self.salt, self.seed),
             fresh,
             Tables::Mem {
                 times: &self.times,
