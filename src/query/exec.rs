@@ -445,20 +445,15 @@ pub(crate) fn count_source(
         // Text to confirm, or no index: read the candidates.
         _ => {
             let mut stream = Stream::new(src, filter, from, (to, MIN_ID))?;
-            // Records are checked in place, never copied out.
-            let mut scratch = ViewBuilder::default();
             while let Some((_, id)) = stream.next(src) {
                 if !filter.include_superseded && src.is_hidden(id.ordinal) {
                     continue;
                 }
-                let matched = v.with_summary(id.ordinal, |id, s| {
-                    let r = scratch.read(id, &s, false)?;
-                    let hit = filter.confirm_with(r.level, |f| r.field(f));
-                    Some(hit.then(|| (r.level.code(), r.time.as_micros())))
-                });
-                match matched {
-                    Ok(Some((level, time))) => tally.add(level, time, 1),
-                    Ok(None) => {}
+                match v.read(id.ordinal, false) {
+                    Ok(rec) if filter.confirm(&rec.record) => {
+                        tally.add(rec.record.level.code(), rec.record.time.as_micros(), 1);
+                    }
+                    Ok(_) => {}
                     Err(e) => note(Damage::from_error(v.path, &e)),
                 }
             }

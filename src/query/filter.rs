@@ -13,7 +13,7 @@ use crate::index::postings::{Conj, Postings};
 use crate::index::tokenizer::{MAX_WORD_BYTES, for_each_word, matches_all};
 use crate::index::{FxHasher, IndexField};
 use crate::query::Query;
-use crate::record::{Field, Level};
+use crate::record::{Field, Level, LogRecord};
 use crate::segment::INDEX_EXT;
 use crate::segment::format::DecodeError;
 use crate::segment::reader::SealedIndex;
@@ -123,6 +123,11 @@ impl Filter {
             h.write_u8(0xA5);
         }
         h.finish()
+    }
+
+    /// Whether `r` matches every filter.
+    pub(crate) fn confirm(&self, r: &LogRecord) -> bool {
+        self.confirm_with(r.level, |f| r.field(f))
     }
 
     /// Whether the record with `level` and the string fields `field`
