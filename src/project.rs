@@ -1378,18 +1378,22 @@ impl ProjectInner {
             };
             let view = &src.view;
             let to = view.slots();
-            // Each record is checked in place and copied out only if it
-            // matches (and is shown: not superseded, unless asked for).
-            let mut found = Owned::with_capacity(0);
             for ord in from..to {
-                if view.offset(ord).is_none() || view.time(ord) < horizon.as_micros() {
+                if view.offset(ord).is_none() {
                     continue;
                 }
-                if let Err(e) = found.offer(&src, ord, filter, true) {
-                    self.note_damage(Damage::from_error(view.path, &e));
+                match view.read(ord, false) {
+                    Ok(mut rec) => {
+                        if rec.record.time >= horizon
+                            && filter.confirm(&rec.record)
+                            && src.keep(&mut rec, filter)
+                        {
+                            out.push(rec)
+                        }
+                    }
+                    Err(e) => self.note_damage(Damage::from_error(view.path, &e)),
                 }
             }
-            out.append(&mut found.records);
             let sealed = !matches!(slot, Slot::Active(_));
             seen.insert(*id, if sealed { FOLLOWED } else { to });
         }

@@ -45,6 +45,16 @@ impl Source<'_> {
             .is_some_and(|h| h.ords.binary_search(&ord).is_ok())
     }
 
+    /// Whether a matching record is shown: not superseded, or marked as
+    /// such when the filter includes superseded records.
+    pub(crate) fn keep(&self, rec: &mut StoredRecord, filter: &Filter) -> bool {
+        if !self.is_hidden(rec.id.ordinal) {
+            return true;
+        }
+        rec.superseded = true;
+        filter.include_superseded
+    }
+
     pub(crate) fn index_path(&self) -> PathBuf {
         self.view.path.with_extension(crate::segment::INDEX_EXT)
     }

@@ -42,8 +42,6 @@ pub(crate) struct SealedSegment {
     map: Arc<Map>,
     trailer: Trailer,
     salt: u64,
-    /// `format::salt_seed(salt)`, where each frame's checksum starts.
-    seed: u32,
     /// Loaded on first use; with the damage that made a rebuild necessary.
     index: OnceLock<Result<(SealedIndex, Option<Damage>), Damage>>,
 }
@@ -68,7 +66,6 @@ impl SealedSegment {
             map: Arc::new(map),
             trailer,
             salt: header.salt,
-            seed: format::salt_seed(header.salt),
             index: OnceLock::new(),
         })
     }
@@ -79,7 +76,7 @@ impl SealedSegment {
             id: self.id,
             path: &self.path,
             salt: self.salt,
-            seed: self.seed,
+            seed: std::cell::OnceCell::new(),
             bytes: Bytes::Map(Arc::clone(&self.map)),
             tables: Tables::Disk(self.trailer),
         }
@@ -254,19 +251,17 @@ pub(crate) struct SegView<'a> {
     pub(crate) id: SegmentId,
     pub(crate) path: &'a Path,
     salt: u64,
-    /// `format::salt_seed(salt)`, computed once per segment.
-    seed: u32,
+    /// `format::salt_seed(salt)`, computed at the first frame read.
+    seed: std::cell::OnceCell<u32>,
     bytes: Bytes,
     tables: Tables<'a>,
 }
 
 impl<'a> SegView<'a> {
-    /// A view of segment `id` whose frames are checksummed with `salt`,
-    /// given with its `format::salt_seed`.
     pub(crate) fn new(
         id: SegmentId,
         path: &'a Path,
-        (salt, seed): (u64, u32),
+        salt: u64,
         bytes: Bytes,
         tables: Tables<'a>,
     ) -> Self {
@@ -274,7 +269,7 @@ impl<'a> SegView<'a> {
             id,
             path,
             salt,
-            seed,
+            seed: std::cell::OnceCell::new(),
             bytes,
             tables,
         }
@@ -421,7 +416,8 @@ impl<'a> SegView<'a> {
         let bytes = self.bytes.frame(off, path)?;
         let bytes = &bytes[..];
         let shift = |e: format::DecodeError| e.shifted(off as u64).into_error(path);
-        let frame = format::parse_frame_seeded(bytes, self.salt, self.seed)
+        let seed = *self.seed.get_or_init(|| format::salt_seed(self.salt));
+        let frame = format::parse_frame_seeded(bytes, self.salt, seed)
             .map_err(shift)?
             .ok_or_else(|| {
                 Error::corrupt(path, off as u64, "seal marker where a frame was expected")

@@ -46,8 +46,6 @@ pub(crate) struct ActiveSegment {
     index: MemIndex,
     /// The segment's checksum salt (from its header).
     salt: u64,
-    /// `format::salt_seed(salt)`, where each frame's checksum starts.
-    seed: u32,
     /// Opened by a read-only store: another process writes the file.
     read_only: bool,
 }
@@ -124,7 +122,6 @@ impl ActiveSegment {
             dirty: false,
             index: MemIndex::default(),
             salt,
-            seed: format::salt_seed(salt),
             read_only,
         };
         seg.add_frames(frames, bytes, base);
@@ -143,7 +140,7 @@ impl ActiveSegment {
             }
             // The scan checked these frames whole, so they decode.
             let at = (f.offset - base) as usize;
-            if let Ok(Some(frame)) = format::parse_frame_seeded(&bytes[at..], self.salt, self.seed)
+            if let Ok(Some(frame)) = format::parse_frame(&bytes[at..], self.salt)
                 && let Ok((record, _)) = format::decode_summary(frame.summary)
             {
                 self.index.add(f.ordinal, &record);
@@ -334,7 +331,7 @@ impl ActiveSegment {
         Ok(SegView::new(
             self.id,
             &self.path,
-            (self.salt, self.seed),
+            self.salt,
             fresh,
             Tables::Mem {
                 times: &self.times,
