@@ -1,7 +1,7 @@
 //! The index of an active segment, in memory, over record ordinals.
 
 use crate::index::dict::{Dict, Key};
-use crate::index::tokenizer::{MAX_WORD_BYTES, for_each_ascii_span, for_each_word};
+use crate::index::tokenizer::{MAX_WORD_BYTES, Prepared, for_each_word};
 use crate::index::{FIELD_COUNT, IndexField, for_each_exact_term};
 use crate::record::LogRecord;
 
@@ -10,6 +10,8 @@ use crate::record::LogRecord;
 pub(crate) struct MemIndex {
     dicts: [Dict; FIELD_COUNT],
     scratch: String,
+    /// The content of the record being added, prepared.
+    prepared: Prepared,
 }
 
 impl Default for MemIndex {
@@ -17,6 +19,7 @@ impl Default for MemIndex {
         MemIndex {
             dicts: std::array::from_fn(|i| Dict::new(i == IndexField::Word.slot())),
             scratch: String::new(),
+            prepared: Prepared::default(),
         }
     }
 }
@@ -27,17 +30,17 @@ impl MemIndex {
         let dicts = &mut self.dicts;
         for_each_exact_term(r, |field, term| dicts[field.slot()].add(term, ord));
         let words = &mut dicts[IndexField::Word.slot()];
-        let content = r.content.as_bytes();
-        if r.content.is_ascii() {
-            // The common case, without copying words: each is hashed
-            // (lower-cased) straight from the content.
-            for_each_ascii_span(content, |start, end| {
-                match Key::ascii_word(&content[start..end]) {
-                    Some(key) => words.add_key(&key, ord),
-                    None if end - start > MAX_WORD_BYTES => words.add(&[], ord),
-                    None => words.add(&content[start..end].to_ascii_lowercase(), ord),
+        if self.prepared.fill(r.content.as_bytes()) {
+            // The common case: each word's key is read straight from the
+            // lower-cased, padded copy.
+            let bytes = self.prepared.bytes();
+            for (start, end) in self.prepared.words() {
+                if end - start <= MAX_WORD_BYTES {
+                    words.add_key(&Key::from_padded(bytes, start, end - start), ord);
+                } else {
+                    words.add(&[], ord);
                 }
-            });
+            }
         } else {
             for_each_word(&r.content, &mut self.scratch, |w| words.add(w, ord));
         }

@@ -80,43 +80,151 @@ fn gather(high: u64) -> u64 {
     ((high >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
 }
 
-/// Call `f(start, end)` for each maximal run of ASCII letters and digits
-/// in `text` (which must be ASCII), in order. Classifies eight bytes per
-/// step and walks the run boundaries of each 64 bytes as bits, so the
-/// cost is a few operations per word rather than a branch per byte.
-pub(crate) fn for_each_ascii_span(text: &[u8], mut f: impl FnMut(usize, usize)) {
-    let mut in_run = false;
-    let mut start = 0usize;
-    let mut carry = 0u64;
-    for (b, block) in text.chunks(64).enumerate() {
-        let mut mask = 0u64;
-        for (k, chunk) in block.chunks(8).enumerate() {
-            let w = match <[u8; 8]>::try_from(chunk) {
-                Ok(w) => w,
-                Err(_) => {
-                    let mut w = [0u8; 8];
-                    w[..chunk.len()].copy_from_slice(chunk);
-                    w
-                }
-            };
-            mask |= gather(alnum_bits(u64::from_le_bytes(w))) << (8 * k);
-        }
-        // A bit where the class changes from the byte before.
-        let mut edges = mask ^ ((mask << 1) | carry);
-        carry = mask >> 63;
-        while edges != 0 {
-            let at = b * 64 + edges.trailing_zeros() as usize;
-            edges &= edges - 1;
-            if in_run {
-                f(start, at);
-            } else {
-                start = at;
-            }
-            in_run = !in_run;
+/// The bit mask of one block of up to 64 ASCII bytes: bit `k` set when
+/// byte `k` is a letter or digit.
+#[inline]
+fn block_mask(block: &[u8]) -> u64 {
+    let mut mask = 0u64;
+    for (k, chunk) in block.chunks(8).enumerate() {
+        mask |= gather(alnum_bits(load_padded(chunk))) << (8 * k);
+    }
+    mask
+}
+
+/// Up to eight bytes as a little-endian word, zero-padded.
+#[inline]
+fn load_padded(chunk: &[u8]) -> u64 {
+    match <[u8; 8]>::try_from(chunk) {
+        Ok(w) => u64::from_le_bytes(w),
+        Err(_) => {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            u64::from_le_bytes(w)
         }
     }
-    if in_run {
-        f(start, text.len());
+}
+
+/// The maximal runs of set bits in a sequence of 64-bit masks (the first
+/// mask's bit 0 first), as `(start, end)` bit positions, the last run
+/// ending at most at `len`. Walks the run boundaries as bits, so the cost
+/// is a few operations per run rather than a branch per byte; an
+/// iterator rather than a callback, so that the caller's loop body is
+/// compiled in place.
+struct Runs<I> {
+    masks: I,
+    /// Bit position of the current mask's bit 0.
+    base: usize,
+    /// Boundaries of the current mask not yet passed: a bit where the
+    /// class changes from the bit before.
+    edges: u64,
+    /// The top bit of the current mask.
+    carry: u64,
+    /// Start of the run in progress, if any.
+    start: Option<usize>,
+    len: usize,
+}
+
+impl<I: Iterator<Item = u64>> Runs<I> {
+    fn new(masks: I, len: usize) -> Self {
+        Runs {
+            masks,
+            // The first mask moves this to 0.
+            base: 0usize.wrapping_sub(64),
+            edges: 0,
+            carry: 0,
+            start: None,
+            len,
+        }
+    }
+}
+
+impl<I: Iterator<Item = u64>> Iterator for Runs<I> {
+    type Item = (usize, usize);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, usize)> {
+        loop {
+            while self.edges != 0 {
+                let at = self.base.wrapping_add(self.edges.trailing_zeros() as usize);
+                self.edges &= self.edges - 1;
+                match self.start.take() {
+                    Some(start) => return Some((start, at)),
+                    None => self.start = Some(at),
+                }
+            }
+            match self.masks.next() {
+                Some(mask) => {
+                    self.edges = mask ^ ((mask << 1) | self.carry);
+                    self.carry = mask >> 63;
+                    self.base = self.base.wrapping_add(64);
+                }
+                None => return self.start.take().map(|start| (start, self.len)),
+            }
+        }
+    }
+}
+
+/// Call `f(start, end)` for each maximal run of ASCII letters and digits
+/// in `text` (which must be ASCII), in order, classifying eight bytes per
+/// step.
+pub(crate) fn for_each_ascii_span(text: &[u8], mut f: impl FnMut(usize, usize)) {
+    for (start, end) in Runs::new(text.chunks(64).map(block_mask), text.len()) {
+        f(start, end);
+    }
+}
+
+/// Zero bytes [`Prepared::bytes`] holds after the text: a word starting
+/// anywhere in the text can be read as 24 whole bytes.
+pub(crate) const PAD: usize = 24;
+
+/// ASCII text prepared for indexing its words, in one pass: lower-cased,
+/// zero-padded by [`PAD`] bytes, with a bit per byte marking letters and
+/// digits. Reused across records, so it allocates only when a text is
+/// longer than every one before.
+#[derive(Debug, Default)]
+pub(crate) struct Prepared {
+    /// The text with bit 5 set in every letter and digit (lower-casing the
+    /// letters, leaving digits as they are; other bytes are never part of
+    /// a word), then zeros.
+    bytes: Vec<u8>,
+    /// One mask per 64 bytes of text, as [`block_mask`] gives.
+    masks: Vec<u64>,
+    len: usize,
+}
+
+impl Prepared {
+    /// Prepare `text`; `false` (and nothing usable) if it is not ASCII.
+    pub(crate) fn fill(&mut self, text: &[u8]) -> bool {
+        self.len = text.len();
+        self.bytes.clear();
+        self.bytes.resize(text.len().next_multiple_of(8) + PAD, 0);
+        self.masks.clear();
+        let mut high = 0u64;
+        for (block, out) in text.chunks(64).zip(self.bytes.chunks_mut(64)) {
+            let mut mask = 0u64;
+            for (k, (chunk, out)) in block.chunks(8).zip(out.chunks_exact_mut(8)).enumerate() {
+                let x = load_padded(chunk);
+                high |= x;
+                let alnum = alnum_bits(x);
+                // 0x80 in each letter or digit, moved to 0x20.
+                out.copy_from_slice(&(x | (alnum >> 2)).to_le_bytes());
+                mask |= gather(alnum) << (8 * k);
+            }
+            self.masks.push(mask);
+        }
+        high & HIGH == 0
+    }
+
+    /// The prepared text and its padding.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The `(start, end)` of each word of the prepared text, as
+    /// [`for_each_ascii_span`] gives them for the text itself.
+    #[inline]
+    pub(crate) fn words(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        Runs::new(self.masks.iter().copied(), self.len)
     }
 }
 
@@ -229,6 +337,48 @@ mod tests {
             for_each_ascii_span(t, |s, e| got.push((s, e)));
             assert_eq!(got, naive(t), "{:?}", String::from_utf8_lossy(t));
         }
+    }
+
+    /// The prepared form gives the same words as [`for_each_word`], each
+    /// readable from its start with [`PAD`] bytes to spare, and refuses
+    /// non-ASCII text.
+    #[test]
+    fn prepared_words_match_for_each_word() {
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            "POST https://API.shop.io/v2/orders -> 503 (Timeout)".into(),
+            "x".repeat(200),
+            format!("{} tail", "Ab9".repeat(30)),
+        ];
+        for len in 0..150usize {
+            texts.push(
+                (0..len)
+                    .map(|i| char::from(((i * 37 + len) % 128) as u8))
+                    .collect(),
+            );
+        }
+        let mut p = Prepared::default();
+        for t in &texts {
+            assert!(p.fill(t.as_bytes()));
+            let mut want = Vec::new();
+            for_each_word(t, &mut String::new(), |w| want.push(w.to_vec()));
+            let got: Vec<Vec<u8>> = p
+                .words()
+                .map(|(s, e)| {
+                    assert!(p.bytes().len() >= s + PAD);
+                    let w = &p.bytes()[s..e];
+                    if w.len() > MAX_WORD_BYTES {
+                        Vec::new()
+                    } else {
+                        w.to_vec()
+                    }
+                })
+                .collect();
+            assert_eq!(got, want, "{t:?}");
+            assert!(p.bytes()[t.len()..].iter().all(|&b| b == 0));
+        }
+        assert!(!p.fill("naïve".as_bytes()));
+        assert!(!p.fill(&[0x80; 9]));
     }
 
     #[test]
