@@ -707,7 +707,7 @@ impl ProjectInner {
                     let seg = Self::active_mut(&mut st, id);
                     plans.push(Plan {
                         id,
-                        salt: seg.salt(),
+                        seed: format::salt_seed(seg.salt()),
                         end_before: seg.end(),
                         first_ordinal: seg.next_ordinal(),
                         // Sized for the rest of the partition's records,
@@ -726,7 +726,7 @@ impl ProjectInner {
             let plan = &mut plans[i];
             let ordinal = plan.first_ordinal + plan.frames.len() as u32;
             let rel = plan.buf.len() as u32;
-            format::encode_frame(r, ordinal, plan.salt, &mut plan.buf);
+            format::encode_frame_seeded(r, ordinal, plan.seed, &mut plan.buf);
             plan.frames.push((rel, k));
             ids.push(RecordId {
                 segment: plan.id,
@@ -1519,7 +1519,8 @@ pub struct ProjectStats {
 /// offset in `buf` and the index of its record in the batch.
 struct Plan {
     id: SegmentId,
-    salt: u64,
+    /// The segment's [`format::salt_seed`].
+    seed: u32,
     end_before: u64,
     first_ordinal: u32,
     buf: Vec<u8>,

@@ -173,6 +173,25 @@ pub(crate) fn for_each_ascii_span(text: &[u8], mut f: impl FnMut(usize, usize)) 
     }
 }
 
+/// Lower-case one block of 64 ASCII bytes into `out` (see
+/// [`Prepared::bytes`]), OR its bytes into `high` (to tell ASCII), and
+/// return its [`block_mask`]. Whole arrays, so no step checks a bound.
+#[inline(always)]
+fn prepare_block(block: &[u8; 64], out: &mut [u8; 64], high: &mut u64) -> u64 {
+    let (words, _) = block.as_chunks::<8>();
+    let (outs, _) = out.as_chunks_mut::<8>();
+    let mut mask = 0u64;
+    for (k, (word, out)) in words.iter().zip(outs.iter_mut()).enumerate() {
+        let x = u64::from_le_bytes(*word);
+        *high |= x;
+        let alnum = alnum_bits(x);
+        // 0x80 in each letter or digit, moved to 0x20.
+        *out = (x | (alnum >> 2)).to_le_bytes();
+        mask |= gather(alnum) << (8 * k);
+    }
+    mask
+}
+
 /// Zero bytes [`Prepared::bytes`] holds after the text: a word starting
 /// anywhere in the text can be read as 24 whole bytes.
 pub(crate) const PAD: usize = 24;
@@ -196,21 +215,22 @@ impl Prepared {
     /// Prepare `text`; `false` (and nothing usable) if it is not ASCII.
     pub(crate) fn fill(&mut self, text: &[u8]) -> bool {
         self.len = text.len();
+        let blocks = text.len().div_ceil(64);
         self.bytes.clear();
-        self.bytes.resize(text.len().next_multiple_of(8) + PAD, 0);
+        self.bytes.resize(blocks * 64 + PAD, 0);
         self.masks.clear();
+        self.masks.reserve(blocks);
+        let (whole, rest) = text.as_chunks::<64>();
+        let (outs, _) = self.bytes.as_chunks_mut::<64>();
         let mut high = 0u64;
-        for (block, out) in text.chunks(64).zip(self.bytes.chunks_mut(64)) {
-            let mut mask = 0u64;
-            for (k, (chunk, out)) in block.chunks(8).zip(out.chunks_exact_mut(8)).enumerate() {
-                let x = load_padded(chunk);
-                high |= x;
-                let alnum = alnum_bits(x);
-                // 0x80 in each letter or digit, moved to 0x20.
-                out.copy_from_slice(&(x | (alnum >> 2)).to_le_bytes());
-                mask |= gather(alnum) << (8 * k);
-            }
-            self.masks.push(mask);
+        for (block, out) in whole.iter().zip(outs.iter_mut()) {
+            self.masks.push(prepare_block(block, out, &mut high));
+        }
+        if !rest.is_empty() {
+            let mut block = [0u8; 64];
+            block[..rest.len()].copy_from_slice(rest);
+            self.masks
+                .push(prepare_block(&block, &mut outs[whole.len()], &mut high));
         }
         high & HIGH == 0
     }

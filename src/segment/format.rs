@@ -337,21 +337,19 @@ pub fn new_salt() -> u64 {
     h.finish()
 }
 
-fn salted(salt: u64) -> crc32fast::Hasher {
-    let mut h = crc32fast::Hasher::new();
-    h.update(&salt.to_le_bytes());
-    h
-}
-
 /// The checksum of `salt`'s 8 bytes, where every checksum of a segment
-/// with that salt starts: a reader of many frames computes it once
-/// ([`parse_frame_seeded`]).
+/// with that salt starts: a reader or writer of many frames computes it
+/// once ([`parse_frame_seeded`], [`encode_frame_seeded`]).
 pub(crate) fn salt_seed(salt: u64) -> u32 {
     crc32fast::hash(&salt.to_le_bytes())
 }
 
-fn detail_crc(salt: u64, detail: &[u8]) -> u32 {
-    let mut h = salted(salt);
+fn detail_crc(seed: u32, detail: &[u8]) -> u32 {
+    if detail.is_empty() {
+        // Most records have no detail: the checksum of the salt alone.
+        return seed;
+    }
+    let mut h = crc32fast::Hasher::new_with_initial(seed);
     h.update(detail);
     h.finalize()
 }
@@ -359,6 +357,18 @@ fn detail_crc(salt: u64, detail: &[u8]) -> u32 {
 /// Append the frame of `r` (already validated) with `ordinal` to `out`,
 /// checksummed with the segment's `salt`; returns the frame's length.
 pub fn encode_frame(r: &LogRecord, ordinal: u32, salt: u64, out: &mut Vec<u8>) -> usize {
+    encode_frame_seeded(r, ordinal, salt_seed(salt), out)
+}
+
+/// [`encode_frame`] given the salt's [`salt_seed`], which a writer of
+/// many frames computes once.
+#[inline]
+pub(crate) fn encode_frame_seeded(
+    r: &LogRecord,
+    ordinal: u32,
+    seed: u32,
+    out: &mut Vec<u8>,
+) -> usize {
     let start = out.len();
     out.extend_from_slice(&[0u8; FRAME_HEAD_LEN]);
     let summary_start = out.len();
@@ -390,8 +400,8 @@ pub fn encode_frame(r: &LogRecord, ordinal: u32, salt: u64, out: &mut Vec<u8>) -
     head[F_SUMMARY_LEN..F_SUMMARY_LEN + 4].copy_from_slice(&summary_len.to_le_bytes());
     head[F_DETAIL_LEN..F_DETAIL_LEN + 4].copy_from_slice(&(detail.len() as u32).to_le_bytes());
     head[F_ORDINAL..F_ORDINAL + 4].copy_from_slice(&ordinal.to_le_bytes());
-    head[F_DETAIL_CRC..F_DETAIL_CRC + 4].copy_from_slice(&detail_crc(salt, detail).to_le_bytes());
-    let mut h = salted(salt);
+    head[F_DETAIL_CRC..F_DETAIL_CRC + 4].copy_from_slice(&detail_crc(seed, detail).to_le_bytes());
+    let mut h = crc32fast::Hasher::new_with_initial(seed);
     h.update(&out[start..start + F_HEAD_CRC]);
     h.update(&out[summary_start..summary_start + summary_len as usize]);
     let crc = h.finalize();
@@ -426,7 +436,7 @@ impl Frame<'_> {
 
     /// Verify the detail checksum.
     pub fn check_detail(&self) -> Result<(), DecodeError> {
-        if detail_crc(self.salt, self.detail) == self.detail_crc {
+        if detail_crc(salt_seed(self.salt), self.detail) == self.detail_crc {
             Ok(())
         } else {
             Err(DecodeError::at(
