@@ -107,6 +107,7 @@ mod runs;
 /// A deterministic generator of realistic log records, for benchmarks, examples and tests.
 pub mod sample;
 mod segment;
+mod simd;
 mod store;
 mod time;
 

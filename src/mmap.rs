@@ -1,4 +1,5 @@
-//! Read-only memory maps: the only `unsafe` code in runlog.
+//! Read-only memory maps: with the SSE2 text classification of
+//! `simd.rs`, the only `unsafe` code in runlog.
 
 #![allow(unsafe_code)]
 

@@ -174,22 +174,39 @@ pub(crate) fn for_each_ascii_span(text: &[u8], mut f: impl FnMut(usize, usize)) 
 }
 
 /// Lower-case one block of 64 ASCII bytes into `out` (see
-/// [`Prepared::bytes`]), OR its bytes into `high` (to tell ASCII), and
-/// return its [`block_mask`]. Whole arrays, so no step checks a bound.
+/// [`Prepared::bytes`]) and return its [`block_mask`], and whether any
+/// byte is not ASCII (the mask is then meaningless). SSE2 where there is
+/// (`crate::simd`), else eight bytes at a time.
 #[inline(always)]
-fn prepare_block(block: &[u8; 64], out: &mut [u8; 64], high: &mut u64) -> u64 {
+fn prepare_block(block: &[u8; 64], out: &mut [u8; 64]) -> (u64, bool) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        crate::simd::prepare_block(block, out)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        prepare_block_portable(block, out)
+    }
+}
+
+/// [`prepare_block`] in portable code, on whole arrays (no step checks a
+/// bound).
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[inline(always)]
+fn prepare_block_portable(block: &[u8; 64], out: &mut [u8; 64]) -> (u64, bool) {
     let (words, _) = block.as_chunks::<8>();
     let (outs, _) = out.as_chunks_mut::<8>();
     let mut mask = 0u64;
+    let mut high = 0u64;
     for (k, (word, out)) in words.iter().zip(outs.iter_mut()).enumerate() {
         let x = u64::from_le_bytes(*word);
-        *high |= x;
+        high |= x;
         let alnum = alnum_bits(x);
         // 0x80 in each letter or digit, moved to 0x20.
         *out = (x | (alnum >> 2)).to_le_bytes();
         mask |= gather(alnum) << (8 * k);
     }
-    mask
+    (mask, high & HIGH != 0)
 }
 
 /// Zero bytes [`Prepared::bytes`] holds after the text: a word starting
@@ -222,17 +239,20 @@ impl Prepared {
         self.masks.reserve(blocks);
         let (whole, rest) = text.as_chunks::<64>();
         let (outs, _) = self.bytes.as_chunks_mut::<64>();
-        let mut high = 0u64;
+        let mut ascii = true;
         for (block, out) in whole.iter().zip(outs.iter_mut()) {
-            self.masks.push(prepare_block(block, out, &mut high));
+            let (mask, high) = prepare_block(block, out);
+            self.masks.push(mask);
+            ascii &= !high;
         }
         if !rest.is_empty() {
             let mut block = [0u8; 64];
             block[..rest.len()].copy_from_slice(rest);
-            self.masks
-                .push(prepare_block(&block, &mut outs[whole.len()], &mut high));
+            let (mask, high) = prepare_block(&block, &mut outs[whole.len()]);
+            self.masks.push(mask);
+            ascii &= !high;
         }
-        high & HIGH == 0
+        ascii
     }
 
     /// The prepared text and its padding.
@@ -399,6 +419,48 @@ mod tests {
         }
         assert!(!p.fill("naïve".as_bytes()));
         assert!(!p.fill(&[0x80; 9]));
+    }
+
+    /// The block preparation in use (SSE2 on x86_64) and the portable
+    /// one agree on every ASCII block, and both flag every non-ASCII byte.
+    #[test]
+    fn block_preparations_agree() {
+        let mut blocks: Vec<[u8; 64]> = Vec::new();
+        for seed in 0..512usize {
+            blocks.push(std::array::from_fn(|i| ((i * 37 + seed * 101) % 128) as u8));
+        }
+        blocks.push(std::array::from_fn(|i| i as u8));
+        blocks.push(std::array::from_fn(|i| (i + 64) as u8));
+        for mut block in blocks {
+            let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
+            assert_eq!(
+                prepare_block(&block, &mut a),
+                prepare_block_portable(&block, &mut b)
+            );
+            assert_eq!(a, b);
+            let lowered: Vec<u8> = block
+                .iter()
+                .map(|&c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            assert_eq!(
+                a.to_vec(),
+                lowered,
+                "letters lower-cased, nothing else changed"
+            );
+            for at in [0, 13, 63] {
+                let keep = block[at];
+                block[at] = 0x80 | keep;
+                assert!(prepare_block(&block, &mut a).1);
+                assert!(prepare_block_portable(&block, &mut b).1);
+                block[at] = keep;
+            }
+        }
     }
 
     #[test]
