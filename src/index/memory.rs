@@ -113,4 +113,45 @@ mod tests {
         let exact_sub = ix.dict(IndexField::JobId).containing(b"job-");
         assert_eq!(exact_sub.len(), 3);
     }
+
+    proptest::proptest! {
+        /// The append path's word keys are the query path's: every word
+        /// the query tokenizer finds in a content (mixed case, digits,
+        /// words around the inline and indexed lengths, non-ASCII text)
+        /// is a term of the index holding that record, and the index holds
+        /// no other term.
+        #[test]
+        fn indexed_words_are_the_query_words(
+            contents in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::sample::select(vec![
+                        "Timeout", "ERR42", "a", "x".repeat(24).leak() as &str,
+                        "Y".repeat(25).leak(), "z".repeat(32).leak(), "w".repeat(33).leak(),
+                        " ", "-", "/", ": ", "Größe", "ÉTAT", "\u{1F600}", "0", "\t",
+                    ]),
+                    0..40,
+                ),
+                1..12,
+            ),
+        ) {
+            let mut ix = MemIndex::default();
+            let mut want: std::collections::BTreeMap<Vec<u8>, Vec<u32>> = Default::default();
+            for (ord, pieces) in contents.iter().enumerate() {
+                let content = pieces.concat();
+                ix.add(ord as u32, &LogRecord::new(Timestamp::from_secs(1), Level::Info, "j", content.as_str()));
+                for_each_word(&content, &mut String::new(), |w| {
+                    let ords = want.entry(w.to_vec()).or_default();
+                    if ords.last() != Some(&(ord as u32)) {
+                        ords.push(ord as u32);
+                    }
+                });
+            }
+            let got: std::collections::BTreeMap<Vec<u8>, Vec<u32>> = ix
+                .dict(IndexField::Word)
+                .iter()
+                .map(|(t, p)| (t.to_vec(), p.as_slice().to_vec()))
+                .collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
 }

@@ -89,7 +89,8 @@ pub(crate) fn for_each_exact_term(r: &LogRecord, mut f: impl FnMut(IndexField, &
         &r.app,
         &r.version,
     ];
-    for ((field, _), term) in IndexField::EXACT.into_iter().zip(terms) {
+    for ((field, rf), term) in IndexField::EXACT.into_iter().zip(terms) {
+        debug_assert_eq!(term.as_str(), r.field(rf), "EXACT and the list above agree");
         f(field, term.as_bytes());
     }
     f(IndexField::Level, &[r.level.code()]);
@@ -119,5 +120,32 @@ impl std::hash::Hasher for FxHasher {
     }
     fn finish(&self) -> u64 {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Level;
+    use crate::time::Timestamp;
+
+    #[test]
+    fn exact_terms_are_every_field_once_then_the_level() {
+        let r = LogRecord::new(Timestamp::from_secs(1), Level::Warn, "job", "content")
+            .flow("flow")
+            .component("component")
+            .action("action")
+            .category("category")
+            .env("env")
+            .app("app")
+            .version("version");
+        let mut seen = Vec::new();
+        for_each_exact_term(&r, |field, term| seen.push((field, term.to_vec())));
+        let mut want: Vec<(IndexField, Vec<u8>)> = IndexField::EXACT
+            .iter()
+            .map(|&(field, rf)| (field, r.field(rf).as_bytes().to_vec()))
+            .collect();
+        want.push((IndexField::Level, vec![Level::Warn.code()]));
+        assert_eq!(seen, want);
     }
 }

@@ -84,24 +84,9 @@ fn gather(high: u64) -> u64 {
 /// byte `k` is a letter or digit.
 #[inline]
 fn block_mask(block: &[u8]) -> u64 {
-    let mut mask = 0u64;
-    for (k, chunk) in block.chunks(8).enumerate() {
-        mask |= gather(alnum_bits(load_padded(chunk))) << (8 * k);
-    }
-    mask
-}
-
-/// Up to eight bytes as a little-endian word, zero-padded.
-#[inline]
-fn load_padded(chunk: &[u8]) -> u64 {
-    match <[u8; 8]>::try_from(chunk) {
-        Ok(w) => u64::from_le_bytes(w),
-        Err(_) => {
-            let mut w = [0u8; 8];
-            w[..chunk.len()].copy_from_slice(chunk);
-            u64::from_le_bytes(w)
-        }
-    }
+    let mut padded = [0u8; 64];
+    padded[..block.len()].copy_from_slice(block);
+    prepare_block(&padded, &mut [0u8; 64]).0
 }
 
 /// The maximal runs of set bits in a sequence of 64-bit masks (the first
@@ -225,7 +210,10 @@ pub(crate) struct Prepared {
     bytes: Vec<u8>,
     /// One mask per 64 bytes of text, as [`block_mask`] gives.
     masks: Vec<u64>,
+    /// Length of the text.
     len: usize,
+    /// End of the padding in `bytes` (which may hold stale bytes after it).
+    end: usize,
 }
 
 impl Prepared {
@@ -233,8 +221,13 @@ impl Prepared {
     pub(crate) fn fill(&mut self, text: &[u8]) -> bool {
         self.len = text.len();
         let blocks = text.len().div_ceil(64);
-        self.bytes.clear();
-        self.bytes.resize(blocks * 64 + PAD, 0);
+        // Every block is written whole below; only the padding after the
+        // last needs zeroing (bytes past it are never read).
+        self.end = blocks * 64 + PAD;
+        if self.bytes.len() < self.end {
+            self.bytes.resize(self.end, 0);
+        }
+        self.bytes[blocks * 64..self.end].fill(0);
         self.masks.clear();
         self.masks.reserve(blocks);
         let (whole, rest) = text.as_chunks::<64>();
@@ -257,7 +250,7 @@ impl Prepared {
 
     /// The prepared text and its padding.
     pub(crate) fn bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.bytes[..self.end]
     }
 
     /// The `(start, end)` of each word of the prepared text, as
