@@ -11,9 +11,25 @@
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 use std::arch::x86_64::{
-    __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8,
-    _mm_or_si128, _mm_set1_epi8, _mm_setzero_si128, _mm_storeu_si128, _mm_sub_epi8,
+    __m128i, _MM_HINT_T0, _mm_and_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8,
+    _mm_movemask_epi8, _mm_or_si128, _mm_prefetch, _mm_set1_epi8, _mm_setzero_si128,
+    _mm_storeu_si128, _mm_sub_epi8,
 };
+
+/// Ask the CPU to bring the cache line holding `*p` closer, without
+/// waiting for it (a no-op elsewhere than x86_64).
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: &T) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    // SAFETY: a prefetch is a hint: it reads nothing architecturally and
+    // never faults; `p` is a valid reference anyway. The instruction is
+    // part of SSE, which every x86_64 target has.
+    unsafe {
+        _mm_prefetch::<_MM_HINT_T0>((p as *const T).cast::<i8>());
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    let _ = p;
+}
 
 /// For one block of 64 bytes: write it to `out` with bit 5 set in every
 /// ASCII letter and digit (lower-casing the letters), and return a mask

@@ -113,6 +113,22 @@ impl<'a> Key<'a> {
         }
     }
 
+    /// [`from_padded`](Self::from_padded) for a key that fits inline
+    /// (`None` if `len` is over [`INLINE`]), borrowing nothing.
+    #[inline(always)]
+    pub(crate) fn from_padded_inline(padded: &[u8], at: usize, len: usize) -> Option<Key<'static>> {
+        if len > INLINE {
+            return None;
+        }
+        let key = Key::from_padded(padded, at, len);
+        Some(Key {
+            words: key.words,
+            len,
+            hash: key.hash,
+            long: &[],
+        })
+    }
+
     fn tag(&self) -> u64 {
         self.hash >> 32
     }
@@ -293,6 +309,26 @@ impl Dict {
                 }
             }
             i = (i + 1) & mask;
+        }
+    }
+
+    /// Start bringing in the slot where a lookup of `key` begins, for
+    /// an [`add_key`](Self::add_key) a little later.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, key: &Key) {
+        crate::simd::prefetch(&self.slots[key.hash as usize & (self.slots.len() - 1)]);
+    }
+
+    /// Start bringing in the entry that the slot of `key` (prefetched by
+    /// [`prefetch`](Self::prefetch) earlier) names, if its tag matches.
+    #[inline(always)]
+    pub(crate) fn prefetch_entry(&self, key: &Key) {
+        let s = self.slots[key.hash as usize & (self.slots.len() - 1)];
+        if s != 0
+            && s >> 32 == key.tag()
+            && let Some(e) = self.entries.get((s as u32).wrapping_sub(1) as usize)
+        {
+            crate::simd::prefetch(e);
         }
     }
 

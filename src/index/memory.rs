@@ -12,6 +12,8 @@ pub(crate) struct MemIndex {
     scratch: String,
     /// The content of the record being added, prepared.
     prepared: Prepared,
+    /// The keys of its words, looked up once all are known.
+    pending: Vec<Key<'static>>,
 }
 
 impl Default for MemIndex {
@@ -20,6 +22,7 @@ impl Default for MemIndex {
             dicts: std::array::from_fn(|i| Dict::new(i == IndexField::Word.slot())),
             scratch: String::new(),
             prepared: Prepared::default(),
+            pending: Vec::new(),
         }
     }
 }
@@ -34,12 +37,28 @@ impl MemIndex {
             // The common case: each word's key is read straight from the
             // lower-cased, padded copy.
             let bytes = self.prepared.bytes();
+            // Every key first, each slot prefetched, then the lookups: the
+            // slots of a record's rarer words (which miss the caches) load
+            // at once instead of one after another.
+            self.pending.clear();
             for (start, end) in self.prepared.words() {
-                if end - start <= MAX_WORD_BYTES {
-                    words.add_key(&Key::from_padded(bytes, start, end - start), ord);
-                } else {
-                    words.add(&[], ord);
+                let len = end - start;
+                match Key::from_padded_inline(bytes, start, len) {
+                    Some(key) => {
+                        words.prefetch(&key);
+                        self.pending.push(key);
+                    }
+                    None if len <= MAX_WORD_BYTES => {
+                        words.add_key(&Key::from_padded(bytes, start, len), ord);
+                    }
+                    None => words.add(&[], ord),
                 }
+            }
+            for key in &self.pending {
+                words.prefetch_entry(key);
+            }
+            for key in &self.pending {
+                words.add_key(key, ord);
             }
         } else {
             for_each_word(&r.content, &mut self.scratch, |w| words.add(w, ord));
