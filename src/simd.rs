@@ -1,11 +1,14 @@
-//! SSE2 classification of ASCII text for the word index: with the memory
-//! maps of `mmap.rs`, the only `unsafe` code in runlog.
+//! Two x86_64 instructions for the word index that safe Rust cannot
+//! express: with the memory maps of `mmap.rs`, the only `unsafe` code in
+//! runlog.
 //!
-//! Preparing a record's content for indexing (lower-casing it and marking
-//! its letters and digits) took 5-6 % of the append path eight bytes at a
-//! time; SSE2 does sixteen bytes in a few instructions and gathers the
-//! marks with one `pmovmskb`, which safe code cannot express. Targets
-//! without SSE2 use the portable code in `index::tokenizer`.
+//! - [`prepare_block`]: preparing a record's content for indexing
+//!   (lower-casing it and marking its letters and digits) took 5-6 % of the
+//!   append path eight bytes at a time; SSE2 does sixteen bytes in a few
+//!   instructions and gathers the marks with one `pmovmskb`. Targets
+//!   without SSE2 use the portable code in `index::tokenizer`.
+//! - [`prefetch`]: a cache hint, so that the dictionary lines of a
+//!   record's words load together (a no-op elsewhere).
 
 #![allow(unsafe_code)]
 
