@@ -280,6 +280,24 @@ impl LogRecord {
         self
     }
 
+    /// The eight name fields, then the content, in the order frames store
+    /// them (`format::SUMMARY_FIELDS`): named directly, not through
+    /// [`field`](Self::field)'s match, for the append path.
+    #[inline]
+    pub(crate) fn summary_strings(&self) -> [&Text; 9] {
+        [
+            &self.job_id,
+            &self.flow,
+            &self.component,
+            &self.action,
+            &self.category,
+            &self.env,
+            &self.app,
+            &self.version,
+            &self.content,
+        ]
+    }
+
     /// The value of a text field (`detail` reads as empty when absent).
     pub fn field(&self, field: Field) -> &str {
         match field {

@@ -77,19 +77,8 @@ impl IndexField {
 /// Call `f(field, term)` for every exact-match term of `r` (not words).
 #[inline]
 pub(crate) fn for_each_exact_term(r: &LogRecord, mut f: impl FnMut(IndexField, &[u8])) {
-    // The fields named directly (not through `LogRecord::field`'s match,
-    // an indirect jump per field on the append path), in `EXACT` order.
-    let terms = [
-        &r.job_id,
-        &r.flow,
-        &r.component,
-        &r.action,
-        &r.category,
-        &r.env,
-        &r.app,
-        &r.version,
-    ];
-    for ((field, rf), term) in IndexField::EXACT.into_iter().zip(terms) {
+    // The eight names lead the summary strings, in `EXACT` order.
+    for ((field, rf), term) in IndexField::EXACT.into_iter().zip(r.summary_strings()) {
         debug_assert_eq!(term.as_str(), r.field(rf), "EXACT and the list above agree");
         f(field, term.as_bytes());
     }

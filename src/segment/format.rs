@@ -299,20 +299,7 @@ pub fn frame_len(r: &LogRecord) -> usize {
     FRAME_HEAD_LEN
         + S_STRINGS
         + 9 * 2
-        + [
-            &r.job_id,
-            &r.flow,
-            &r.component,
-            &r.action,
-            &r.category,
-            &r.env,
-            &r.app,
-            &r.version,
-            &r.content,
-        ]
-        .iter()
-        .map(|s| s.len())
-        .sum::<usize>()
+        + r.summary_strings().iter().map(|s| s.len()).sum::<usize>()
         + r.detail.as_ref().map_or(0, |d| d.len())
 }
 
@@ -380,17 +367,7 @@ pub(crate) fn encode_frame_seeded(
         0
     });
     out.extend_from_slice(&r.attempt.to_le_bytes());
-    for s in [
-        &r.job_id,
-        &r.flow,
-        &r.component,
-        &r.action,
-        &r.category,
-        &r.env,
-        &r.app,
-        &r.version,
-        &r.content,
-    ] {
+    for s in r.summary_strings() {
         put_str(out, s);
     }
     let summary_len = (out.len() - summary_start) as u32;
@@ -1003,6 +980,21 @@ mod tests {
     use super::*;
 
     const SALT: u64 = 0x1234_5678_9abc_def0;
+
+    #[test]
+    fn summary_strings_follow_summary_fields() {
+        let r = record(3);
+        let strings: Vec<&str> = r.summary_strings().iter().map(|s| s.as_str()).collect();
+        let by_field: Vec<&str> = SUMMARY_FIELDS.iter().map(|&f| r.field(f)).collect();
+        assert_eq!(strings, by_field);
+        assert_eq!(
+            strings
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            9
+        );
+    }
 
     fn record(i: i64) -> LogRecord {
         LogRecord::new(
