@@ -108,6 +108,21 @@ pub(crate) fn unsyncable() -> File {
     File::from(std::os::fd::OwnedFd::from(reader))
 }
 
+/// Read into `buf` from `offset` until it is full or the file ends;
+/// returns the number of bytes read (fewer if another process cut the file).
+pub(crate) fn read_up_to_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
 /// Remove the file at `path`; one already gone is not an error.
 pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
     match fs::remove_file(path) {

@@ -23,6 +23,7 @@ use crate::record::Text;
 use crate::record::{LogRecord, RecordId, SegmentId, StoredRecord};
 use crate::runs::RetryPolicy;
 use crate::runs::ledger::{Ledger, Replay};
+use crate::segment::cuts::{CUTS_FILE, Cuts};
 use crate::segment::format;
 use crate::segment::reader::{SealedSegment, SegView};
 use crate::segment::recovery::{self, Damage, Recovered, VerifyReport};
@@ -33,6 +34,10 @@ use crate::time::{RangeSpec, ResolvedRange, TimeRange, Timestamp, duration_micro
 
 /// The saved presets file of a project.
 const PRESETS_FILE: &str = "presets";
+
+/// How many times a reader reads the active segments again in one look
+/// when the writer cut one back meanwhile.
+const MAX_REREADS: u32 = 3;
 /// Whether `name` is a segment's file with extension `ext` (`<segment>.<ext>`).
 fn is_segment_file(name: &std::ffi::OsStr, ext: &str) -> bool {
     name.to_str()
@@ -91,13 +96,18 @@ pub(crate) struct ProjectInner {
     /// Files in the project's directories that runlog did not make: left
     /// alone (never read, never deleted), reported by `foreign_files`.
     foreign: Mutex<std::collections::BTreeSet<PathBuf>>,
+    /// The count of cuts of active segments: the writer bumps it before
+    /// each; a reader reads active segments again when it moved.
+    cuts: Cuts,
 }
 
 /// Whether `name`, in a project's directory, is one of runlog's own
 /// entries other than a segment: an index (finished or half-written), the
-/// presets file (or its temporary), the run journal directory.
+/// presets file (or its temporary), the run journal directory, the cut
+/// counter.
 fn is_own_entry(name: &std::ffi::OsStr) -> bool {
     name == PRESETS_FILE
+        || name == CUTS_FILE
         || name.to_str() == Some(&format!("{PRESETS_FILE}.tmp"))
         || name == crate::runs::journal::JOURNAL_DIR
         || is_segment_file(name, crate::segment::INDEX_EXT)
@@ -120,6 +130,9 @@ struct State {
     next_check: i64,
     /// Read-only stores: the directory's mtime at the last listing, and when we listed.
     listed: Option<(SystemTime, SystemTime)>,
+    /// Read-only stores: the cut counter when the active segments were
+    /// last read.
+    cuts_seen: u64,
     /// Bumped whenever a segment is added, sealed or removed.
     epoch: u64,
 }
@@ -180,6 +193,11 @@ impl ProjectInner {
         if !read_only {
             crate::fs::create_dir(&dir)?;
         }
+        let cuts = if read_only {
+            Cuts::open_reader(&dir)
+        } else {
+            Cuts::open_writer(&dir)?
+        };
         let (runs, replay) = Ledger::open(&dir, read_only, opts.sync, partition_len)?;
         let policies = RwLock::new(Policies {
             default: opts.retry_policy,
@@ -202,6 +220,7 @@ impl ProjectInner {
             hidden: Mutex::new(Hidden::default()),
             policies,
             foreign: Mutex::new(Default::default()),
+            cuts,
         };
         inner.absorb(replay);
         if read_only {
@@ -336,6 +355,7 @@ impl ProjectInner {
                     id,
                     self.partition_len as u64,
                     self.read_only,
+                    (!self.read_only).then_some(&self.cuts),
                 ) {
                     Ok(Recovered::Active(seg, damage)) => {
                         damage.into_iter().for_each(|d| self.note_damage(d));
@@ -391,23 +411,62 @@ impl ProjectInner {
             }
         };
         let mut st = self.state.write();
+        // The writer bumps the cut counter before it cuts an active
+        // segment, so bytes read between two equal readings of the counter
+        // were not cut meanwhile; bytes read before a change may have been.
+        let mut before = self.cuts.read()?;
+        if before != st.cuts_seen {
+            self.reset_active(&mut st);
+        }
         if relist {
             let now = SystemTime::now();
             self.list_dir(&mut st)?;
             st.listed = Some((mtime, now));
         }
-        for slot in st.segments.values_mut() {
-            if let Slot::Active(seg) = slot {
-                for (offset, reason) in seg.refresh()? {
-                    self.note_damage(Damage {
-                        path: seg.path.clone(),
-                        offset,
-                        reason,
-                    });
+        for attempt in 1.. {
+            let mut damage = Vec::new();
+            for slot in st.segments.values_mut() {
+                if let Slot::Active(seg) = slot {
+                    for (offset, reason) in seg.refresh()? {
+                        damage.push(Damage {
+                            path: seg.path.clone(),
+                            offset,
+                            reason,
+                        });
+                    }
                 }
             }
+            let after = self.cuts.read()?;
+            if after == before {
+                // Damage seen in bytes that were then cut was not damage.
+                damage.into_iter().for_each(|d| self.note_damage(d));
+                break;
+            }
+            self.reset_active(&mut st);
+            before = after;
+            if attempt == MAX_REREADS {
+                // The writer keeps cutting: show no active segment's
+                // records rather than ones it may have cut; the next
+                // look reads them again.
+                break;
+            }
         }
+        st.cuts_seen = before;
         Ok(())
+    }
+
+    /// A reader: forget what was read of every active segment (the
+    /// writer cut one back), and what was computed from it.
+    fn reset_active(&self, st: &mut State) {
+        for slot in st.segments.values_mut() {
+            if let Slot::Active(seg) = slot {
+                seg.reset();
+            }
+        }
+        let segments = &st.segments;
+        self.hidden
+            .lock()
+            .retain(|id| !matches!(segments.get(&id), Some(Slot::Active(_))), 0);
     }
 
     fn seal_deadline(&self, seg: &ActiveSegment) -> i64 {
@@ -612,7 +671,13 @@ impl ProjectInner {
     }
 
     fn create_active(&self, st: &mut State, id: SegmentId, now: Timestamp) -> Result<SegmentId> {
-        let seg = ActiveSegment::create(&self.dir, id, self.partition_len as u64, now)?;
+        let seg = ActiveSegment::create(
+            &self.dir,
+            id,
+            self.partition_len as u64,
+            now,
+            self.cuts.clone(),
+        )?;
         st.next_check = st.next_check.min(self.seal_deadline(&seg));
         st.segments.insert(id, Slot::Active(Box::new(seg)));
         st.epoch += 1;

@@ -146,6 +146,14 @@ impl Store {
     /// Open the existing store in `dir` read-only, with default options.
     /// Works while another process writes it: each read sees every record
     /// the writer had written to the OS before the read began.
+    ///
+    /// A read may also see records of an `append_batch` still in progress.
+    /// Should that batch then fail (it stores all or nothing), the writer
+    /// cuts its records back, and the next read no longer shows them: the
+    /// writer counts every cut in the project's `cuts` file before making
+    /// it, and a reader that sees the count move reads the active segments
+    /// again. A [`Follow`](crate::Follow) that already delivered such a
+    /// record cannot take it back.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store> {
         StoreOptions::new().open_read_only(dir)
     }

@@ -24,6 +24,7 @@
 //! | `segment::seal::sync` | `ActiveSegment::seal` | failed `fsync` of the index |
 //! | `segment::seal::rename_index` | `ActiveSegment::seal` | failed rename `.idx.tmp` → `.idx` |
 //! | `segment::seal::rename` | `ActiveSegment::seal` | failed rename `.wal` → `.seg` |
+//! | `segment::cuts` | `Cuts::bump` (before an active segment is cut back) | failed write of the cut counter |
 //! | `journal::append` | `JournalFile::write` | short write of a run-journal frame |
 //! | `journal::sync` | `Ledger::record` (`Always`), `Ledger::sync` (`Project::sync`) | failed `fsync` |
 //! | `fs::sync_dir` | `fs::sync_dir` (every directory sync) | failed directory `fsync` |
@@ -864,4 +865,114 @@ fn sync_reports_a_marker_still_deferred() {
     );
     // With space back, it is written.
     p.sync().unwrap();
+}
+
+/// A reader in another store handle that read the frames of a batch the
+/// writer then cut back (a later segment's write failed: all or nothing)
+/// forgets them, even once the writer has appended more bytes than it cut
+/// (so the file is no shorter than what the reader read). The writer
+/// counts each cut in the project's `cuts` file before making it.
+#[test]
+fn a_reader_forgets_frames_the_writer_cut_back() {
+    let _fp = FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let store = open(dir.path(), &clock);
+    let p = store.project("p").unwrap();
+    let hour = secs(3600);
+    let at = move |h: u32| T0.saturating_sub(hour * h);
+    let r = |t, level, content: &str| LogRecord::new(t, level, "job-1", content);
+    // One acknowledged record per partition, so every segment exists.
+    p.append_batch(&[
+        r(at(3), Level::Info, "first  record"),
+        r(at(2), Level::Info, "second record"),
+        r(at(1), Level::Info, "third  record"),
+    ])
+    .unwrap();
+    let first = p
+        .segments()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.partition.from <= at(3) && at(3) < s.partition.to)
+        .unwrap()
+        .path;
+    let len_before = len(&first);
+    let reader_store = options(&clock).open_read_only(dir.path()).unwrap();
+    let reader = reader_store.project("p").unwrap();
+    let errors = Query::new().all_time().level(Level::Error);
+    assert_eq!(reader.count(&errors).unwrap().total, 0);
+
+    // The first segment's write goes through, the second waits; the
+    // reader looks while the batch is in flight, then the write fails.
+    cfg("segment::append", "1*off->pause");
+    let writer = {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            p.append_batch(&[
+                r(at(3), Level::Error, "alpha  record"),
+                r(at(3), Level::Error, "alpha  record"),
+                r(at(2), Level::Info, "beta   record"),
+                r(at(1), Level::Info, "gamma  record"),
+            ])
+        })
+    };
+    while len(&first) == len_before {
+        std::thread::yield_now();
+    }
+    let seen = reader.count(&errors).unwrap().total;
+    assert_eq!(seen, 2, "the reader read the in-flight frames");
+    cfg("segment::append", "return");
+    assert!(writer.join().unwrap().is_err(), "the batch fails");
+    fail::remove("segment::append");
+    assert_eq!(len(&first), len_before, "cut back");
+
+    // The writer carries on with more bytes than it cut.
+    p.append_batch(&[
+        r(at(3), Level::Info, "delta  record"),
+        r(at(3), Level::Info, "delta  record"),
+        r(at(3), Level::Info, "delta  record"),
+    ])
+    .unwrap();
+    assert!(len(&first) > len_before + 100);
+    let all_time = Query::new().all_time();
+    for (who, q) in [("writer", &p), ("reader", &reader)] {
+        assert_eq!(q.count(&errors).unwrap().total, 0, "{who}");
+        assert_eq!(q.count(&all_time).unwrap().total, 6, "{who}");
+        let alpha = q.query(&Query::new().all_time().text("alpha")).unwrap();
+        assert!(alpha.records.is_empty(), "{who}");
+        let delta = q.query(&Query::new().all_time().text("delta")).unwrap();
+        assert_eq!(delta.records.len(), 3, "{who}");
+        assert!(
+            delta
+                .records
+                .iter()
+                .all(|s| s.record.content == "delta  record")
+        );
+    }
+    assert!(reader.damage().is_empty(), "{:?}", reader.damage());
+}
+
+/// When the cut counter cannot be written, the writer still cuts the
+/// abandoned frames and reports the append's own error; it goes on
+/// appending (the counter matters to live readers only).
+#[test]
+fn a_failed_cut_count_still_cuts() {
+    let _fp = FailScenario::setup();
+    let mut env = Env::new(SyncPolicy::Manual);
+    env.append_ok(0);
+    let (seg, _) = env.the_segment();
+    let before = len(&seg);
+    cfg("segment::cuts", "return");
+    cfg("segment::append", "1*off->return(enospc)");
+    let split = [rec(T0, 1), rec(T0.saturating_sub(secs(3600)), 2)];
+    let e = env.append(&split).unwrap_err();
+    assert_eq!(os_error(&e), Some(ENOSPC), "{e:?}");
+    assert_eq!(len(&seg), before, "cut back regardless");
+    env.check();
+    fail::remove("segment::append");
+    fail::remove("segment::cuts");
+    env.append(&split).unwrap();
+    env.check();
+    env.reopen();
+    env.check();
 }

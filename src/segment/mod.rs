@@ -5,6 +5,7 @@
 //! once sealed, where `P` is the partition index and `G` the generation,
 //! in decimal.
 
+pub(crate) mod cuts;
 pub mod format;
 pub(crate) mod reader;
 pub(crate) mod recovery;

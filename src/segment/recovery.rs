@@ -2,7 +2,6 @@
 //! and verifying every checksum of a segment.
 
 use std::fs::{self, File};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -10,6 +9,7 @@ use crate::fs::sync_dir;
 use crate::index::disk::IndexFile;
 use crate::mmap::Map;
 use crate::record::SegmentId;
+use crate::segment::cuts::Cuts;
 use crate::segment::format::{self, DecodeError, HEADER_LEN};
 use crate::segment::reader::{SealedSegment, check_header};
 use crate::segment::writer::ActiveSegment;
@@ -81,6 +81,7 @@ pub(crate) fn recover_active(
     id: SegmentId,
     partition_len: u64,
     read_only: bool,
+    cuts: Option<&Cuts>,
 ) -> Result<Recovered> {
     let file = if read_only {
         File::open(path)
@@ -102,8 +103,12 @@ pub(crate) fn recover_active(
     // reader copies it, as the writer may still truncate a torn tail.
     let bytes: Box<dyn std::ops::Deref<Target = [u8]>> = if read_only {
         let mut buf = vec![0u8; len as usize];
-        file.read_exact_at(&mut buf, 0)
-            .map_err(Error::io("read", path))?;
+        // The writer may cut the file meanwhile: scan what is there.
+        let got = crate::fs::read_up_to_at(&file, &mut buf, 0).map_err(Error::io("read", path))?;
+        buf.truncate(got);
+        if got < HEADER_LEN {
+            return Ok(Recovered::Empty);
+        }
         Box::new(buf)
     } else {
         Box::new(Map::open(&file, path, len)?)
@@ -151,6 +156,9 @@ pub(crate) fn recover_active(
         &bytes,
         0,
     );
+    if let Some(cuts) = cuts {
+        seg.set_cuts(cuts.clone());
+    }
     // Cut the torn tail only once nothing maps it.
     drop(bytes);
     if !read_only && scan.end < len {

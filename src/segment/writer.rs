@@ -14,6 +14,7 @@ use crate::index::disk as index_file;
 use crate::index::memory::MemIndex;
 use crate::mmap::Map;
 use crate::record::{LogRecord, SegmentId};
+use crate::segment::cuts::Cuts;
 use crate::segment::format::{self, HEADER_LEN, MISSING, ScannedFrame, SealTables, SegmentHeader};
 use crate::segment::reader::{Bytes, SegView, Tables};
 use crate::segment::{ACTIVE_EXT, INDEX_EXT, SEALED_EXT, TMP_INDEX_EXT, segment_path};
@@ -48,15 +49,20 @@ pub(crate) struct ActiveSegment {
     salt: u64,
     /// Opened by a read-only store: another process writes the file.
     read_only: bool,
+    /// The writer's cut counter, bumped before any cut of this file
+    /// (`None` in a read-only store, which never cuts).
+    cuts: Option<Cuts>,
 }
 
 impl ActiveSegment {
-    /// Create segment `id` in `dir`: write and sync its header, sync the directory.
+    /// Create segment `id` in `dir`: write and sync its header, sync the
+    /// directory. Cuts of the file are counted in `cuts`.
     pub(crate) fn create(
         dir: &Path,
         id: SegmentId,
         partition_len: u64,
         now: Timestamp,
+        cuts: Cuts,
     ) -> Result<Self> {
         let path = segment_path(dir, id, ACTIVE_EXT);
         let file = open_rw(&path, true)?;
@@ -78,7 +84,7 @@ impl ActiveSegment {
             let _ = fs::remove_file(&path);
             return Err(e);
         }
-        Ok(Self::from_parts(
+        let mut seg = Self::from_parts(
             id,
             path,
             file,
@@ -89,7 +95,14 @@ impl ActiveSegment {
             &[],
             &[],
             0,
-        ))
+        );
+        seg.cuts = Some(cuts);
+        Ok(seg)
+    }
+
+    /// Count cuts of the file in `cuts` (a writer's segment found at open).
+    pub(crate) fn set_cuts(&mut self, cuts: Cuts) {
+        self.cuts = Some(cuts);
     }
 
     /// An active segment over an existing file whose valid frames (ending
@@ -123,6 +136,7 @@ impl ActiveSegment {
             index: MemIndex::default(),
             salt,
             read_only,
+            cuts: None,
         };
         seg.add_frames(frames, bytes, base);
         seg
@@ -225,7 +239,7 @@ impl ActiveSegment {
     /// [`abandon`](Self::abandon)). On error the file is cut back.
     pub(crate) fn write(&mut self, buf: &[u8]) -> Result<()> {
         if let Err(e) = crate::fs::write_all_at(&self.file, buf, self.end, "segment::append") {
-            let _ = self.file.set_len(self.end);
+            let _ = self.cut_back();
             return Err(Error::io("append to", &self.path)(e));
         }
         self.dirty = true;
@@ -253,9 +267,19 @@ impl ActiveSegment {
     /// Cut off frames written by [`write`](Self::write) but not committed
     /// (a later part of the same batch failed elsewhere).
     pub(crate) fn abandon(&mut self) -> Result<()> {
+        self.cut_back()
+    }
+
+    /// Cut the file back to `end`, counting the cut first so that a reader
+    /// in another process, which may have read the bytes cut, reads the
+    /// segment again (see [`cuts`](crate::segment::cuts)). The cut is made
+    /// even if counting it failed; that error is returned then.
+    fn cut_back(&self) -> Result<()> {
+        let counted = self.cuts.as_ref().map_or(Ok(()), Cuts::bump);
         self.file
             .set_len(self.end)
-            .map_err(Error::io("truncate", &self.path))
+            .map_err(Error::io("truncate", &self.path))?;
+        counted
     }
 
     /// Recovery: cut whatever follows the last valid frame, durably.
@@ -353,26 +377,35 @@ impl ActiveSegment {
         if len < self.end {
             // The writer cut back frames of a failed write that this
             // reader had already seen: start over from the header.
-            self.offsets.clear();
-            self.times.clear();
-            self.order.clear();
-            self.late.clear();
-            self.prefix_max.clear();
-            self.index = MemIndex::default();
-            self.end = HEADER_LEN as u64;
+            self.reset();
         }
         if len <= self.end {
             return Ok(Vec::new());
         }
         let mut buf = vec![0u8; (len - self.end) as usize];
-        self.file
-            .read_exact_at(&mut buf, self.end)
+        // The writer may cut the file meanwhile: scan what is there (the
+        // caller checks the cut counter afterwards).
+        let got = crate::fs::read_up_to_at(&self.file, &mut buf, self.end)
             .map_err(Error::io("read", &self.path))?;
+        buf.truncate(got);
         let last = self.offsets.len().checked_sub(1).map(|o| o as u32);
         let scan = format::scan_frames(&buf, self.end, last, self.salt);
         self.add_frames(&scan.frames, &buf, self.end);
         self.end = scan.end;
         Ok(scan.damage)
+    }
+
+    /// In a read-only store: forget every frame read, so that the next
+    /// [`refresh`](Self::refresh) reads the segment again from its header.
+    pub(crate) fn reset(&mut self) {
+        self.offsets.clear();
+        self.times.clear();
+        self.order.clear();
+        self.late.clear();
+        self.prefix_max.clear();
+        self.index = MemIndex::default();
+        *self.map.get_mut() = None;
+        self.end = HEADER_LEN as u64;
     }
 
     /// Seal: append the seal block and trailer, sync, rename to `.seg`,
@@ -399,7 +432,7 @@ impl ActiveSegment {
         );
         let undo = |seg: &mut Self| {
             let _ = fs::remove_file(&index_tmp);
-            let _ = seg.file.set_len(seg.end);
+            let _ = seg.cut_back();
         };
         let written = open_rw(&index_tmp, false).and_then(|f| {
             f.set_len(0)
@@ -464,7 +497,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let id = SegmentId { partition: 1, generation: 0 };
             let mut seg =
-                ActiveSegment::create(dir.path(), id, 3_600_000_000, Timestamp::from_secs(0)).unwrap();
+                ActiveSegment::create(dir.path(), id, 3_600_000_000, Timestamp::from_secs(0), Cuts::detached()).unwrap();
             let mut n = 0u32;
             for batch in &batches {
                 for &t in batch {
