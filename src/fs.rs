@@ -9,13 +9,25 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// Create `dir` (and missing parents) with mode `0700`.
+/// Create `dir` (and missing parents) with mode `0700`, durably: the
+/// parent of each directory created is synced, so its entry survives a
+/// power loss. Nothing is synced when `dir` already exists.
 pub(crate) fn create_dir(dir: &Path) -> Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(Error::io("create directory", dir))
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let parent = match dir.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new("."),
+        Some(p) => p,
+        None => return Ok(()), // the root
+    };
+    create_dir(parent)?;
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => sync_dir(parent),
+        // Made meanwhile by another thread or process.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(Error::io("create directory", dir)(e)),
+    }
 }
 
 /// Open `path` for reading and writing, creating it with mode `0600`.
@@ -129,5 +141,32 @@ pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io("remove", path)(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn create_dir_makes_every_missing_level_private_and_is_idempotent() {
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("a/b/c");
+        create_dir(&deep).unwrap();
+        for d in ["a", "a/b", "a/b/c"] {
+            let mode = fs::metadata(root.path().join(d))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700, "{d}");
+        }
+        create_dir(&deep).unwrap();
+        fs::write(root.path().join("a/file"), b"x").unwrap();
+        assert!(
+            create_dir(&root.path().join("a/file")).is_err(),
+            "a file is in the way"
+        );
     }
 }

@@ -976,3 +976,21 @@ fn a_failed_cut_count_still_cuts() {
     env.reopen();
     env.check();
 }
+
+/// A new project's directory entry is synced into its parent; when that
+/// sync fails, opening the project fails (typed), and opening it again
+/// once the fault is gone works.
+#[test]
+fn failed_directory_sync_while_creating_a_project() {
+    let _fp = FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let store = open(dir.path(), &clock);
+    cfg("fs::sync_dir", "return");
+    let e = store.project("fresh").unwrap_err();
+    assert_eq!(os_error(&e), Some(EIO), "{e:?}");
+    fail::remove("fs::sync_dir");
+    let p = store.project("fresh").unwrap();
+    p.append(&rec(T0, 1)).unwrap();
+    assert_eq!(all(&p).len(), 1);
+}

