@@ -198,7 +198,13 @@ impl ProjectInner {
         } else {
             Cuts::open_writer(&dir)?
         };
-        let (runs, replay) = Ledger::open(&dir, read_only, opts.sync, partition_len)?;
+        let (runs, replay) = Ledger::open(
+            &dir,
+            read_only,
+            opts.sync,
+            partition_len,
+            (!read_only).then(|| cuts.clone()),
+        )?;
         let policies = RwLock::new(Policies {
             default: opts.retry_policy,
             flows: HashMap::new(),
@@ -394,36 +400,41 @@ impl ProjectInner {
         if !self.read_only {
             return Ok(());
         }
-        let replay = self.runs.refresh(self.first_kept_partition(self.now()))?;
-        self.absorb(replay);
-        let mtime = fs::metadata(&self.dir)
-            .and_then(|m| m.modified())
-            .map_err(Error::io("stat", &self.dir))?;
-        let relist = {
-            let st = self.state.read();
-            match st.listed {
+        let first_kept = self.first_kept_partition(self.now());
+        // The writer counts every cut of an active segment or a journal
+        // after making it (see `segment::cuts`). What a look reads while
+        // the count stays what it was at the last look is kept; when the
+        // count moved since, or moves during the look, the active segments
+        // and the journals are read again from their start.
+        let seen = self.state.read().cuts_seen;
+        let mut before = self.cuts.read()?;
+        let mut again = before != seen;
+        for _ in 0..MAX_REREADS {
+            let replay = self.runs.refresh(first_kept, again)?;
+            if replay.full {
+                *self.hidden.lock() = Hidden::default();
+            }
+            self.absorb(replay);
+            let mtime = fs::metadata(&self.dir)
+                .and_then(|m| m.modified())
+                .map_err(Error::io("stat", &self.dir))?;
+            let mut st = self.state.write();
+            let relist = match st.listed {
                 None => true,
                 // Directory mtimes are coarse: a listing taken soon after a
                 // change may have missed a second change with the same mtime.
                 Some((seen, at)) => {
                     seen != mtime || at.duration_since(mtime).is_ok_and(|d| d.as_secs() < 2)
                 }
+            };
+            if again {
+                self.reset_active(&mut st);
             }
-        };
-        let mut st = self.state.write();
-        // The writer bumps the cut counter before it cuts an active
-        // segment, so bytes read between two equal readings of the counter
-        // were not cut meanwhile; bytes read before a change may have been.
-        let mut before = self.cuts.read()?;
-        if before != st.cuts_seen {
-            self.reset_active(&mut st);
-        }
-        if relist {
-            let now = SystemTime::now();
-            self.list_dir(&mut st)?;
-            st.listed = Some((mtime, now));
-        }
-        for attempt in 1.. {
+            if relist {
+                let now = SystemTime::now();
+                self.list_dir(&mut st)?;
+                st.listed = Some((mtime, now));
+            }
             let mut damage = Vec::new();
             for slot in st.segments.values_mut() {
                 if let Slot::Active(seg) = slot {
@@ -438,20 +449,18 @@ impl ProjectInner {
             }
             let after = self.cuts.read()?;
             if after == before {
-                // Damage seen in bytes that were then cut was not damage.
+                st.cuts_seen = before;
+                // (Damage in bytes that were then cut was no damage.)
                 damage.into_iter().for_each(|d| self.note_damage(d));
-                break;
+                return Ok(());
             }
-            self.reset_active(&mut st);
             before = after;
-            if attempt == MAX_REREADS {
-                // The writer keeps cutting: show no active segment's
-                // records rather than ones it may have cut; the next
-                // look reads them again.
-                break;
-            }
+            again = true;
         }
-        st.cuts_seen = before;
+        // The writer keeps cutting: show no active segment's records
+        // rather than ones it may have cut. `cuts_seen` stays behind, so
+        // the next look reads everything again.
+        self.reset_active(&mut self.state.write());
         Ok(())
     }
 

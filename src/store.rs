@@ -147,11 +147,12 @@ impl Store {
     /// Works while another process writes it: each read sees every record
     /// the writer had written to the OS before the read began.
     ///
-    /// A read may also see records of an `append_batch` still in progress.
-    /// Should that batch then fail (it stores all or nothing), the writer
-    /// cuts its records back, and the next read no longer shows them: the
-    /// writer counts every cut in the project's `cuts` file before making
-    /// it, and a reader that sees the count move reads the active segments
+    /// A read may also see records of an `append_batch` still in progress,
+    /// or a run event whose `fsync` is still in progress. Should that batch
+    /// fail (it stores all or nothing) or that `fsync` fail, the writer
+    /// cuts them back, and the next read no longer shows them: the writer
+    /// counts every cut in the project's `cuts` file, and a reader that
+    /// sees the count move reads the active segments and run journals
     /// again. A [`Follow`](crate::Follow) that already delivered such a
     /// record cannot take it back.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store> {

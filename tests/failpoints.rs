@@ -26,6 +26,7 @@
 //! | `segment::seal::rename` | `ActiveSegment::seal` | failed rename `.wal` → `.seg` |
 //! | `segment::cuts` | `Cuts::bump` (before an active segment is cut back) | failed write of the cut counter |
 //! | `journal::append` | `JournalFile::write` | short write of a run-journal frame |
+//! | `journal::written` | `Ledger::write_event` (`Always`), between the write and the `fsync` | none: a place to `pause` |
 //! | `journal::sync` | `Ledger::record` (`Always`), `Ledger::sync` (`Project::sync`) | failed `fsync` |
 //! | `fs::sync_dir` | `fs::sync_dir` (every directory sync) | failed directory `fsync` |
 //! | `fs::write_atomic::write` | `fs::write_atomic` (presets, store metadata, rebuilt indexes) | short write of the temporary file |
@@ -993,4 +994,48 @@ fn failed_directory_sync_while_creating_a_project() {
     let p = store.project("fresh").unwrap();
     p.append(&rec(T0, 1)).unwrap();
     assert_eq!(all(&p).len(), 1);
+}
+
+/// The same for the run journal: a reader that replayed an event whose
+/// `fsync` then failed (the writer cuts it back and is poisoned) forgets
+/// it, and after the writer reopens and records another event at the same
+/// place, the reader shows that one, with no damage.
+#[test]
+fn a_reader_forgets_a_run_event_the_writer_cut_back() {
+    let _fp = FailScenario::setup();
+    let mut env = Env::new(SyncPolicy::Always);
+    env.p().start_run(&new_run("job-1")).unwrap();
+    let journal = the_journal(env.p());
+    let before = len(&journal);
+    let reader_store = options(&env.clock).open_read_only(env.dir.path()).unwrap();
+    let reader = reader_store.project("p").unwrap();
+    let jobs = |p: &Project| -> Vec<String> {
+        let mut v: Vec<String> = all_runs(p).iter().map(|r| r.job_id.to_string()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(jobs(&reader), ["job-1"]);
+
+    cfg("journal::sync", "return");
+    cfg("journal::written", "pause");
+    let writer = {
+        let p = env.p().clone();
+        std::thread::spawn(move || p.start_run(&new_run("job-2")))
+    };
+    while len(&journal) == before {
+        std::thread::yield_now();
+    }
+    assert_eq!(jobs(&reader), ["job-1", "job-2"], "replayed while written");
+    cfg("journal::written", "off");
+    assert_poisoned(&writer.join().unwrap().unwrap_err(), &journal);
+    assert_eq!(len(&journal), before, "cut back");
+    assert_eq!(jobs(&reader), ["job-1"], "forgotten once cut");
+    fail::remove("journal::sync");
+    fail::remove("journal::written");
+
+    env.reopen();
+    env.p().start_run(&new_run("job-3")).unwrap();
+    assert_eq!(jobs(env.p()), ["job-1", "job-3"]);
+    assert_eq!(jobs(&reader), ["job-1", "job-3"]);
+    assert!(reader.damage().is_empty(), "{:?}", reader.damage());
 }

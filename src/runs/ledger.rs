@@ -15,6 +15,7 @@ use crate::runs::journal::{
     self, Event, HEADER_LEN, JournalFile, JournalHeader, journal_path, parse_journal_name,
 };
 use crate::runs::table::{RunTable, Superseding};
+use crate::segment::cuts::Cuts;
 use crate::segment::recovery::Damage;
 
 /// Most journal files kept open at once; others are reopened on use.
@@ -30,6 +31,9 @@ pub(crate) struct Ledger {
     state: RwLock<LedgerState>,
     /// Serializes syncs (see `ProjectInner::syncing`).
     syncing: Mutex<()>,
+    /// The project's cut counter (writer): bumped before a journal is cut
+    /// back after its frame was whole, which a reader may have replayed.
+    cuts: Option<Cuts>,
 }
 
 #[derive(Debug, Default)]
@@ -55,6 +59,9 @@ pub(crate) struct LedgerState {
 pub(crate) struct Replay {
     pub(crate) superseding: Vec<Superseding>,
     pub(crate) damage: Vec<Damage>,
+    /// A reader replayed every journal from the start (the writer cut one
+    /// back): what was superseded before counts no more, only `superseding`.
+    pub(crate) full: bool,
     /// Entries of the journal directory that runlog did not make.
     pub(crate) foreign: Vec<PathBuf>,
 }
@@ -62,11 +69,13 @@ pub(crate) struct Replay {
 impl Ledger {
     /// Open the journal in `project_dir/runs`: recover every file (a writer
     /// cuts torn tails) and replay it.
+    /// `cuts` is the project's cut counter (`None` in a read-only store).
     pub(crate) fn open(
         project_dir: &Path,
         read_only: bool,
         sync: SyncPolicy,
         partition_len: i64,
+        cuts: Option<Cuts>,
     ) -> Result<(Ledger, Replay)> {
         let ledger = Ledger {
             dir: project_dir.join(journal::JOURNAL_DIR),
@@ -75,6 +84,7 @@ impl Ledger {
             partition_len,
             state: RwLock::new(LedgerState::default()),
             syncing: Mutex::new(()),
+            cuts,
         };
         let mut replay = Replay::default();
         {
@@ -275,11 +285,21 @@ impl Ledger {
         Ok(())
     }
 
-    /// Read-only stores: pick up what the writer did since the last look.
-    pub(crate) fn refresh(&self, first_kept: u32) -> Result<Replay> {
+    /// Read-only stores: pick up what the writer did since the last look;
+    /// with `again`, forget every event read and replay every journal from
+    /// the start (the writer cut one back since: see
+    /// [`cuts`](crate::segment::cuts)).
+    pub(crate) fn refresh(&self, first_kept: u32, again: bool) -> Result<Replay> {
         let mut replay = Replay::default();
         if self.read_only {
             let mut st = self.state.write();
+            if again {
+                *st = LedgerState {
+                    first_kept: st.first_kept,
+                    ..LedgerState::default()
+                };
+                replay.full = true;
+            }
             st.first_kept = st.first_kept.max(first_kept);
             self.load_new(&mut st, &mut replay)?;
             st.table.drop_before(first_kept);
@@ -355,13 +375,21 @@ impl Ledger {
         journal::encode_frame(event, f.next_seq, f.header.salt, &mut buf)?;
         f.write(&buf)?;
         if self.sync == SyncPolicy::Always {
+            // Tests pause here, with the frame written, to look from a reader.
+            let _ = crate::fs::fault("journal::written");
             let synced = f.handle(false).and_then(|h| {
                 crate::fs::fault("journal::sync")
                     .and_then(|()| h.sync_data())
                     .map_err(Error::io("sync", &f.path))
             });
             if let Err(e) = synced {
+                // The frame is whole, so a reader may have replayed it: the
+                // cut is counted (a short write in `f.write` cuts a torn
+                // frame, which no reader replays).
                 let _ = f.handle(false).map(|h| h.set_len(f.end));
+                if let Some(cuts) = &self.cuts {
+                    let _ = cuts.bump();
+                }
                 let path = f.path.clone();
                 return Err(self.poison(st, path, e));
             }

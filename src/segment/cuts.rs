@@ -7,11 +7,18 @@
 //! it cuts the earlier segments back: `append_batch` stores all or nothing.
 //! A reader in another process may have read those frames in between, and
 //! once the writer appends again the file is no shorter than what the
-//! reader read, so its length cannot tell. So before every cut of an
-//! active segment, the writer adds one to the counter in the project's
-//! `cuts` file. A reader compares the counter before and after each look
-//! at the active segments; when it moved, the reader forgets what it read
-//! of them and reads them again.
+//! reader read, so its length cannot tell. The same holds for a run
+//! journal cut back after its `fsync` failed.
+//!
+//! So after every such cut the writer adds one to the counter in the
+//! project's `cuts` file, and once more when it opens the project (a
+//! writer that crashed between a cut and its count left it uncounted). A
+//! reader reads the counter before and after each look at the active
+//! segments and the journals. When it differs from the reading of the
+//! last look, or moved during this one, the reader forgets what it read
+//! of them and reads them again. Bytes a reader read before a cut are
+//! thus forgotten at its first look after the count, which follows the
+//! cut; until then the reader shows them as it showed the batch in flight.
 //!
 //! The file holds one little-endian `u64`. It is not synced: only running
 //! processes read it, and after a power loss every reader starts afresh.
@@ -46,17 +53,20 @@ struct Inner {
 }
 
 impl Cuts {
-    /// The writer's counter in `dir`, created if missing, resuming its count.
+    /// The writer's counter in `dir`, created if missing, resuming its
+    /// count, and counting once (for a cut a crashed writer did not count).
     pub(crate) fn open_writer(dir: &Path) -> Result<Cuts> {
         let path = dir.join(CUTS_FILE);
         let file = crate::fs::open_rw(&path, false)?;
         let count = read_count(&file).map_err(Error::io("read", &path))?;
-        Ok(Cuts(Arc::new(Inner {
+        let cuts = Cuts(Arc::new(Inner {
             path,
             file: Mutex::new(Some(file)),
             count: Mutex::new(count),
             writer: true,
-        })))
+        }));
+        cuts.bump()?;
+        Ok(cuts)
     }
 
     /// A reader's view of the counter in `dir` (which may not exist yet).
@@ -81,10 +91,10 @@ impl Cuts {
         }))
     }
 
-    /// Writer: count one more cut, before making it. A failure to write
-    /// the counter is returned; the caller cuts regardless (its own file
-    /// must not keep frames it refused), so a reader may then keep
-    /// showing the cut frames until it reopens.
+    /// Writer: count one more cut, just made. A failure to write the
+    /// counter is returned (the cut stands: the writer's own file must not
+    /// keep frames it refused), and a reader may then keep showing the
+    /// cut frames until the next count or until it reopens.
     pub(crate) fn bump(&self) -> Result<()> {
         debug_assert!(self.0.writer, "a reader never cuts");
         let mut count = self.0.count.lock();
@@ -140,14 +150,14 @@ mod tests {
         let reader = Cuts::open_reader(dir.path());
         assert_eq!(reader.read().unwrap(), 0, "no file yet");
         let w = Cuts::open_writer(dir.path()).unwrap();
-        assert_eq!(reader.read().unwrap(), 0, "an empty file");
+        assert_eq!(reader.read().unwrap(), 1, "a writer counts once at open");
         w.bump().unwrap();
         w.bump().unwrap();
-        assert_eq!((w.read().unwrap(), reader.read().unwrap()), (2, 2));
+        assert_eq!((w.read().unwrap(), reader.read().unwrap()), (3, 3));
         drop(w);
         let w = Cuts::open_writer(dir.path()).unwrap();
         w.bump().unwrap();
-        assert_eq!(reader.read().unwrap(), 3, "resumed, not restarted");
+        assert_eq!(reader.read().unwrap(), 5, "resumed, not restarted");
     }
 
     #[test]
@@ -157,6 +167,6 @@ mod tests {
         assert_eq!(Cuts::open_reader(dir.path()).read().unwrap(), 0);
         let w = Cuts::open_writer(dir.path()).unwrap();
         w.bump().unwrap();
-        assert_eq!(Cuts::open_reader(dir.path()).read().unwrap(), 1);
+        assert_eq!(Cuts::open_reader(dir.path()).read().unwrap(), 2);
     }
 }

@@ -270,16 +270,16 @@ impl ActiveSegment {
         self.cut_back()
     }
 
-    /// Cut the file back to `end`, counting the cut first so that a reader
-    /// in another process, which may have read the bytes cut, reads the
-    /// segment again (see [`cuts`](crate::segment::cuts)). The cut is made
-    /// even if counting it failed; that error is returned then.
+    /// Cut the file back to `end`, then count the cut, so that a reader in
+    /// another process, which may have read the bytes cut, reads the
+    /// segment again (see [`cuts`](crate::segment::cuts)).
     fn cut_back(&self) -> Result<()> {
-        let counted = self.cuts.as_ref().map_or(Ok(()), Cuts::bump);
-        self.file
+        let cut = self
+            .file
             .set_len(self.end)
-            .map_err(Error::io("truncate", &self.path))?;
-        counted
+            .map_err(Error::io("truncate", &self.path));
+        let counted = self.cuts.as_ref().map_or(Ok(()), Cuts::bump);
+        cut.and(counted)
     }
 
     /// Recovery: cut whatever follows the last valid frame, durably.
