@@ -158,12 +158,39 @@ enum Sink<W: Write> {
     Csv(Box<csv::Writer<W>>),
 }
 
+/// The CSV header line: [`ExportRow`]'s fields, in order (a test checks
+/// it against the header `csv` derives from the struct). Written by
+/// [`Sink::new`] itself, so that an export matching nothing still has it.
+const CSV_HEADER: [&str; 15] = [
+    "id",
+    "time",
+    "level",
+    "job_id",
+    "flow",
+    "component",
+    "action",
+    "category",
+    "env",
+    "app",
+    "version",
+    "attempt",
+    "content",
+    "detail",
+    "superseded",
+];
+
 impl<W: Write> Sink<W> {
-    fn new(format: ExportFormat, out: W) -> Self {
-        match format {
+    fn new(format: ExportFormat, out: W) -> Result<Self> {
+        Ok(match format {
             ExportFormat::JsonLines => Sink::Json(out),
-            ExportFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(out))),
-        }
+            ExportFormat::Csv => {
+                let mut w = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(out);
+                w.write_record(CSV_HEADER).map_err(write_err)?;
+                Sink::Csv(Box::new(w))
+            }
+        })
     }
 
     fn row(&mut self, row: &ExportRow) -> Result<()> {
@@ -216,11 +243,13 @@ impl Project {
         let inner = &self.inner;
         let filter = Filter::new(q);
         let (range, mut upper): (_, Option<Key>) = match q.cursor {
-            Some(c) if c.fingerprint != filter.fingerprint() => return Err(Error::CursorMismatch),
+            Some(c) if c.fingerprint != filter.fingerprint(&q.range) => {
+                return Err(Error::CursorMismatch);
+            }
             Some(c) => (c.range, Some((c.time.as_micros(), c.id))),
             None => (inner.resolve(&q.range)?.range, None),
         };
-        let mut sink = Sink::new(format, out);
+        let mut sink = Sink::new(format, out)?;
         let mut written = 0u64;
         let mut page = Owned::with_capacity(EXPORT_PAGE);
         loop {
@@ -281,5 +310,52 @@ impl Project {
         serde_json::to_writer_pretty(&mut out, &bundle).map_err(write_err)?;
         out.write_all(b"\n").map_err(write_err)?;
         out.flush().map_err(write_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `CSV_HEADER` is the header `csv` derives from `ExportRow`.
+    #[test]
+    fn csv_header_names_the_row_fields_in_order() {
+        let row = ExportRow {
+            id: "1.0.0".into(),
+            time: "t".into(),
+            level: "INFO".into(),
+            job_id: String::new(),
+            flow: String::new(),
+            component: String::new(),
+            action: String::new(),
+            category: String::new(),
+            env: String::new(),
+            app: String::new(),
+            version: String::new(),
+            attempt: 1,
+            content: String::new(),
+            detail: None,
+            superseded: false,
+        };
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(&row).unwrap();
+        let out = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert_eq!(out.lines().next(), Some(CSV_HEADER.join(",").as_str()));
+    }
+
+    #[test]
+    fn an_empty_csv_export_is_its_header() {
+        let mut out = Vec::new();
+        Sink::new(ExportFormat::Csv, &mut out)
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), CSV_HEADER.join(",") + "\n");
+        let mut out = Vec::new();
+        Sink::new(ExportFormat::JsonLines, &mut out)
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert!(out.is_empty());
     }
 }

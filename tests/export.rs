@@ -371,3 +371,27 @@ fn stats_describe_the_project() {
     assert_eq!((s.runs, s.runs_by_status[0]), (1, 1));
     assert!(s.bytes > 50 * 40);
 }
+
+/// A CSV export that matches nothing is its header line alone (readers
+/// of the file still see the columns); JSON Lines is empty.
+#[test]
+fn an_export_matching_nothing_is_a_header_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let store = open(dir.path(), &clock);
+    let p = store.project("p").unwrap();
+    p.append(&rec(T0, 1)).unwrap();
+    let none = Query::new().all_time().env("nowhere");
+    let mut csv = Vec::new();
+    let summary = p
+        .export(&none, ExportFormat::Csv, false, &mut csv, |_| {})
+        .unwrap();
+    assert_eq!(summary.records, 0);
+    let text = String::from_utf8(csv).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text:?}");
+    assert!(text.starts_with("id,time,level,job_id,"), "{text:?}");
+    let mut json = Vec::new();
+    p.export(&none, ExportFormat::JsonLines, false, &mut json, |_| {})
+        .unwrap();
+    assert!(json.is_empty());
+}
