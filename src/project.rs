@@ -1151,6 +1151,7 @@ impl ProjectInner {
 
     /// Resolve a range spec against now, clamped to the retention horizon.
     pub(crate) fn resolve(&self, spec: &RangeSpec) -> Result<ResolvedRange> {
+        spec.check()?;
         let now = self.now();
         let range = match spec.resolve_plain(now, self.opts.utc_offset_secs) {
             Some(r) => r,
@@ -1199,7 +1200,7 @@ impl ProjectInner {
         out: &mut dyn Collect,
     ) -> Result<(Option<Cursor>, ResolvedRange)> {
         let filter = Filter::new(q);
-        let fingerprint = filter.fingerprint();
+        let fingerprint = filter.fingerprint(&q.range);
         let (resolved, upper) = match q.cursor {
             Some(c) if c.fingerprint != fingerprint => return Err(Error::CursorMismatch),
             Some(c) => (
@@ -1381,6 +1382,9 @@ impl ProjectInner {
                 reason: "an empty relative range".into(),
             });
         }
+        // The presets file refuses an inverted range as corrupt, so one
+        // stored would make every preset unreadable.
+        range.spec().check()?;
         let _guard = self.presets.lock();
         let mut all = presets::load(&self.presets_path())?;
         all.retain(|(n, _)| n != name);

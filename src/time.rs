@@ -373,6 +373,16 @@ impl Default for RangeSpec {
 }
 
 impl RangeSpec {
+    /// [`Error::InvalidRange`] for a custom range that ends before it
+    /// starts (its fields are public, so [`TimeRange::new`] may have been
+    /// bypassed).
+    pub(crate) fn check(&self) -> Result<()> {
+        match self {
+            RangeSpec::Custom(r) => TimeRange::new(r.from, r.to).map(|_| ()),
+            _ => Ok(()),
+        }
+    }
+
     /// Resolve a range that does not name a saved preset; `None` for `Saved`.
     pub(crate) fn resolve_plain(&self, now: Timestamp, utc_offset_secs: i32) -> Option<TimeRange> {
         match self {

@@ -115,9 +115,14 @@ fn cursor_misuse_gives_typed_errors() {
         p.query(&q.clone().env("prod").after(cursor)),
         Err(Error::CursorMismatch)
     ));
-    // The same filters with another range or limit are fine: the range is pinned by the cursor.
+    // Another range is another query too (a_cursor_of_another_range_is_refused);
+    // another limit is fine.
+    assert!(matches!(
+        p.query(&q.clone().preset(Preset::LastWeek).after(cursor)),
+        Err(Error::CursorMismatch)
+    ));
     assert_eq!(
-        p.query(&q.clone().preset(Preset::LastWeek).limit(4).after(cursor))
+        p.query(&q.clone().limit(4).after(cursor))
             .unwrap()
             .records
             .len(),
@@ -177,4 +182,110 @@ fn counts_by_bucket_cover_the_range() {
         p.count(&Query::new().all_time().bucket(Duration::from_micros(1))),
         Err(Error::InvalidArgument { what: "bucket", .. })
     ));
+}
+
+/// A custom range that ends before it starts, built through `TimeRange`'s
+/// public fields (bypassing `TimeRange::new`), is `InvalidRange` wherever
+/// a range is taken: queries, counts, exports, run queries, saved presets.
+/// A refused preset leaves the saved ones as they were.
+#[test]
+fn an_inverted_range_is_refused_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let store = open(dir.path(), &clock);
+    let p = store.project("p").unwrap();
+    p.append(&rec(T0, 1)).unwrap();
+    let inverted = TimeRange {
+        from: T0,
+        to: T0.saturating_sub(Duration::from_secs(60)),
+    };
+    let invalid = |r: runlog::Result<()>| matches!(r, Err(Error::InvalidRange { .. }));
+    let q = Query::new().range(inverted);
+    assert!(invalid(p.query(&q).map(drop)));
+    assert!(invalid(p.count(&q).map(drop)));
+    assert!(invalid(
+        p.export(
+            &q,
+            runlog::ExportFormat::JsonLines,
+            false,
+            Vec::new(),
+            |_| {}
+        )
+        .map(drop)
+    ));
+    assert!(invalid(
+        p.runs(&runlog::RunQuery::new().range(inverted)).map(drop)
+    ));
+
+    p.save_preset("good", SavedRange::Calendar(Preset::Yesterday))
+        .unwrap();
+    assert!(invalid(
+        p.save_preset("bad", SavedRange::Absolute(inverted))
+    ));
+    let names: Vec<String> = p.presets().unwrap().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["good"]);
+    assert!(p.query(&Query::new().saved("good")).is_ok());
+    // An empty range (from = to) is valid, and matches nothing.
+    let empty = TimeRange::new(T0, T0).unwrap();
+    assert!(
+        p.query(&Query::new().range(empty))
+            .unwrap()
+            .records
+            .is_empty()
+    );
+    p.save_preset("empty", SavedRange::Absolute(empty)).unwrap();
+}
+
+/// A cursor carries its query's range as given: a query with another
+/// range refuses it (for logs and for runs), while the same relative
+/// preset keeps accepting it as time moves.
+#[test]
+fn a_cursor_of_another_range_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let store = open(dir.path(), &clock);
+    let p = store.project("p").unwrap();
+    for (i, ago) in [3 * 86_400, 120, 60, 0].into_iter().enumerate() {
+        p.append(&rec(T0.saturating_sub(Duration::from_secs(ago)), i as u64))
+            .unwrap();
+        p.start_run(
+            &runlog::NewRun::new(format!("job-{i}"), "f", runlog::Trigger::Scheduler)
+                .triggered_at(T0.saturating_sub(Duration::from_secs(ago))),
+        )
+        .unwrap();
+    }
+    let week = Query::new().preset(Preset::Last7Days).limit(1);
+    let cursor = p.query(&week).unwrap().next.unwrap();
+    let five = Query::new().preset(Preset::Last5Minutes).after(cursor);
+    assert!(matches!(p.query(&five), Err(Error::CursorMismatch)));
+    assert!(p.count(&five).is_ok(), "counts take no cursor");
+    assert!(matches!(
+        p.export(&five, runlog::ExportFormat::Csv, false, Vec::new(), |_| {}),
+        Err(Error::CursorMismatch)
+    ));
+    let custom = Query::new()
+        .range(TimeRange::new(T0.saturating_sub(Duration::from_secs(300)), T0).unwrap())
+        .after(cursor);
+    assert!(matches!(p.query(&custom), Err(Error::CursorMismatch)));
+    // The same preset, a minute later: the cursor still works.
+    clock.advance(Duration::from_secs(60));
+    let page = p.query(&week.clone().after(cursor)).unwrap();
+    assert_eq!(page.records.len(), 1);
+
+    let runs_week = runlog::RunQuery::new().preset(Preset::Last7Days).limit(1);
+    let cursor = p.scheduled_tasks(&runs_week).unwrap().next.unwrap();
+    let runs_five = runlog::RunQuery::new()
+        .preset(Preset::Last5Minutes)
+        .after(cursor.clone());
+    assert!(matches!(
+        p.scheduled_tasks(&runs_five),
+        Err(Error::CursorMismatch)
+    ));
+    assert_eq!(
+        p.scheduled_tasks(&runs_week.after(cursor))
+            .unwrap()
+            .runs
+            .len(),
+        1
+    );
 }

@@ -5,7 +5,7 @@
 //! | offset | size | field |
 //! |-------:|-----:|-------|
 //! | 0  | 1 | version, `1` |
-//! | 1  | 8 | fingerprint of the query's filters |
+//! | 1  | 8 | fingerprint of the query's filters and range (as given: a preset, not its resolution) |
 //! | 9  | 8 | range start (µs) |
 //! | 17 | 8 | range end (µs) |
 //! | 25 | 8 | time of the last record returned (µs) |
@@ -30,8 +30,11 @@ const VERSION: u8 = 1;
 ///
 /// A cursor stays valid while records keep arriving and across restarts;
 /// once retention has dropped what it pointed into, the next page is
-/// simply empty. It carries a fingerprint of its query's filters, so using
-/// it with another query is refused with [`Error::CursorMismatch`].
+/// simply empty. It carries a fingerprint of its query's filters and time
+/// range, so using it with another query (other filters or another range;
+/// another limit is fine) is refused with [`Error::CursorMismatch`]. The
+/// range is kept as the first page resolved it: "last 30 minutes" pages
+/// through the same 30 minutes however long the paging takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Cursor {
     pub(crate) fingerprint: u64,

@@ -2,7 +2,7 @@
 //! candidate records, and confirmed against each record read.
 
 use std::borrow::Cow;
-use std::hash::Hasher;
+use std::hash::{Hash, Hasher};
 use std::path::Path;
 
 use roaring::RoaringBitmap;
@@ -17,6 +17,7 @@ use crate::record::{Field, Level, LogRecord};
 use crate::segment::INDEX_EXT;
 use crate::segment::format::DecodeError;
 use crate::segment::reader::SealedIndex;
+use crate::time::RangeSpec;
 
 /// The index of one segment, whichever kind it has.
 #[derive(Clone, Copy, Debug)]
@@ -105,9 +106,12 @@ impl Filter {
         self.levels & (1 << code) != 0
     }
 
-    /// A stable hash of the filters (not the range), carried by cursors.
-    pub(crate) fn fingerprint(&self) -> u64 {
+    /// A stable hash of the filters and of `range` as given, carried by cursors.
+    pub(crate) fn fingerprint(&self, range: &RangeSpec) -> u64 {
         let mut h = FxHasher::default();
+        // The range as given: a relative preset's cursor keeps working as
+        // time moves, a cursor of another range is refused.
+        range.hash(&mut h);
         for (f, _, v) in &self.exact {
             h.write(f.name().as_bytes());
             h.write_u8(0);

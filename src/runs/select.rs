@@ -157,7 +157,7 @@ impl RunQuery {
             && self.wants_trigger(run.trigger)
     }
 
-    /// A stable hash of the filters (not the range), carried by cursors.
+    /// A stable hash of the filters and the range as given, carried by cursors.
     pub(crate) fn fingerprint(&self) -> u64 {
         let mut h = FxHasher::default();
         for f in [
@@ -178,6 +178,8 @@ impl RunQuery {
         }
         h.write_u8(self.statuses);
         h.write_u8(self.triggers);
+        // The range as given (see `Filter::fingerprint`).
+        std::hash::Hash::hash(&self.range, &mut h);
         h.finish()
     }
 
@@ -272,9 +274,10 @@ impl RunCounts {
 
 /// Where a page of runs ended: pass it to [`RunQuery::after`]. Valid
 /// across restarts; refused ([`Error::CursorMismatch`]) with another
-/// query's filters.
+/// query's filters or range.
 ///
-/// Text form: URL-safe base64 of: `R` (1 byte), filters fingerprint (8),
+/// Text form: URL-safe base64 of: `R` (1 byte), fingerprint of the filters
+/// and range (8),
 /// range start and end (8 + 8, µs), the last run's trigger time (8) and
 /// job ID (1-byte length, then the bytes), CRC32 of all before (4).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

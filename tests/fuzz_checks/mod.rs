@@ -1882,9 +1882,12 @@ pub fn cursor_store() -> &'static CursorStore {
             q = Query::new().all_time().limit(2).after(next);
         }
         assert!(!page_cursors.is_empty());
-        // The check's query has the same (no) filters: its cursors get
-        // past the fingerprint.
-        let after_first = Query::new().limit(CURSOR_PAGE).after(page_cursors[0]);
+        // The check's query has the same (no) filters and range: its
+        // cursors get past the fingerprint.
+        let after_first = Query::new()
+            .all_time()
+            .limit(CURSOR_PAGE)
+            .after(page_cursors[0]);
         assert!(
             project
                 .query(&after_first)
@@ -2095,15 +2098,15 @@ fn check_cursor_text(s: &str) -> Option<(Cursor, CursorFields)> {
     }
 }
 
-/// Continue `Query::new()` after `cursor` in the [`cursor_store`], page by
-/// page ([`CURSOR_PAGE`] records): `CursorMismatch` exactly when its
-/// filters are another query's; otherwise the pages hold, newest first,
+/// Continue `Query::new().all_time()` after `cursor` in the
+/// [`cursor_store`], page by page ([`CURSOR_PAGE`] records):
+/// `CursorMismatch` exactly when its filters or range are another query's; otherwise the pages hold, newest first,
 /// exactly the records in its range (from the retention horizon on) that
 /// sort before its position, and each next cursor keeps the filters and
 /// the range.
 fn check_cursor_query(cursor: Cursor, f: CursorFields) {
     let s = cursor_store();
-    let q = Query::new().limit(CURSOR_PAGE);
+    let q = Query::new().all_time().limit(CURSOR_PAGE);
     let first = s.project.query(&q.clone().after(cursor));
     if f.fingerprint != s.fingerprint {
         assert!(
