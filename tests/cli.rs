@@ -988,6 +988,7 @@ fn bad_arguments_give_one_line() {
         (&["logs", "--cursor", "garbage"], 2, "cursor"),
         (&["logs", "--max-records", "3"], 2, "--follow"),
         (&["logs", "--utc-offset", "+25:00"], 2, "offset"),
+        (&["logs", "--utc-offset", "+a€"], 2, "offset"),
         (&["runs", "--status", "weird"], 2, "successful"),
         (&["show", "nonsense"], 2, "partition.generation.ordinal"),
         (&["export", "--all"], 2, "--output"),

@@ -27,6 +27,10 @@ fn the_index_never_hides_a_substring_match() {
         "exit code 0 0042",
         "ΟΔΟΣ κλειστή",
         "nothing to see",
+        // A capital sigma beside '.' lower-cases one way in the whole
+        // text and another in its word alone.
+        "ΑΣ.Β",
+        "Α.Σ",
     ]
     .into_iter()
     .enumerate()
@@ -46,6 +50,14 @@ fn the_index_never_hides_a_substring_match() {
         ("ΟΔΟΣ", 1),
         ("οδος", 1),
         ("κλειστ", 1),
+        ("ΑΣ.Β", 1),
+        ("ασ.β", 1),
+        ("ας.β", 1),
+        ("ασ", 1),
+        ("Α.Σ", 1),
+        ("α.ς", 1),
+        ("α.σ", 1),
+        (".ς", 1),
         ("zzz", 0),
     ];
     for sealed in [false, true] {

@@ -274,8 +274,9 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
-/// Whether `content` contains every one of `terms` (already lower-cased)
-/// as a case-insensitive substring: the search box's semantics.
+/// Whether `content` contains every one of `terms` (already folded by
+/// [`fold_case`]) as a case-insensitive substring: the search box's
+/// semantics.
 pub fn matches_all(content: &str, terms: &[String]) -> bool {
     if terms.is_empty() {
         return true;
@@ -285,8 +286,55 @@ pub fn matches_all(content: &str, terms: &[String]) -> bool {
         let hay = content.as_bytes();
         return terms.iter().all(|t| contains_ascii_ci(hay, t.as_bytes()));
     }
-    let lower = content.to_lowercase();
+    let lower = fold_case(content);
     terms.iter().all(|t| lower.contains(t.as_str()))
+}
+
+/// `text` lower-cased for comparing case-insensitively: `to_lowercase`,
+/// with the final Greek sigma `ς` folded to `σ`. `to_lowercase` picks
+/// between the two by the letters around a capital `Σ` (looking through
+/// `.`, `:` and `'`), so one text lower-cased whole and its words
+/// lower-cased one by one (as the index does) can disagree; both are the
+/// same letter to a reader.
+pub fn fold_case(text: &str) -> String {
+    let lower = text.to_lowercase();
+    if lower.contains(FINAL_SIGMA) {
+        lower.replace(FINAL_SIGMA, "σ")
+    } else {
+        lower
+    }
+}
+
+const FINAL_SIGMA: char = 'ς';
+
+/// Most sigmas in one query piece for which every spelling is looked up.
+const MAX_SIGMAS: usize = 4;
+
+/// The spellings under which an index built by [`for_each_word`] may hold
+/// the word piece `piece`: each Greek sigma in it may be `σ` or `ς` (the
+/// index lower-cases words one by one, and a capital `Σ` at a word's end
+/// becomes `ς`). Just `piece` when it has no sigma; empty when it has more
+/// than [`MAX_SIGMAS`] (too many spellings: the piece then narrows nothing,
+/// and the records are confirmed against their text instead).
+pub(crate) fn sigma_spellings(piece: &str) -> Vec<String> {
+    let at: Vec<usize> = piece
+        .char_indices()
+        .filter(|&(_, c)| c == 'σ' || c == FINAL_SIGMA)
+        .map(|(i, _)| i)
+        .collect();
+    if at.len() > MAX_SIGMAS {
+        return Vec::new();
+    }
+    // Both spellings are two bytes (CF 83, CF 82): only the second byte varies.
+    (0..1u32 << at.len())
+        .map(|mask| {
+            let mut b = piece.as_bytes().to_vec();
+            for (k, &i) in at.iter().enumerate() {
+                b[i + 1] = if mask & (1 << k) == 0 { 0x83 } else { 0x82 };
+            }
+            String::from_utf8(b).expect("a sigma replaced by a sigma")
+        })
+        .collect()
 }
 
 fn contains_ascii_ci(hay: &[u8], needle: &[u8]) -> bool {
@@ -307,6 +355,25 @@ fn contains_ascii_ci(hay: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sigma_spellings_cover_both_forms_of_each_sigma() {
+        assert_eq!(sigma_spellings("abc"), ["abc"]);
+        let mut got = sigma_spellings("σος");
+        got.sort();
+        assert_eq!(got, ["ςος", "ςοσ", "σος", "σοσ"]);
+        assert_eq!(sigma_spellings(&"σ".repeat(MAX_SIGMAS)).len(), 16);
+        assert!(sigma_spellings(&"σ".repeat(MAX_SIGMAS + 1)).is_empty());
+    }
+
+    #[test]
+    fn fold_case_folds_the_final_sigma() {
+        assert_eq!(fold_case("ΑΣ.Β"), "ασ.β");
+        assert_eq!(fold_case("Α.Σ"), "α.σ");
+        assert_eq!(fold_case("ΟΔΟΣ"), "οδοσ");
+        assert_eq!(fold_case("Straße"), "straße");
+        assert!(matches_all("ΟΔΟΣ κλειστή", &[fold_case("οδος")]));
+    }
 
     #[test]
     fn splits_and_lowercases() {

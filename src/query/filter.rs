@@ -10,7 +10,7 @@ use roaring::RoaringBitmap;
 use crate::error::Result;
 use crate::index::memory::MemIndex;
 use crate::index::postings::{Conj, Postings};
-use crate::index::tokenizer::{MAX_WORD_BYTES, for_each_word, matches_all};
+use crate::index::tokenizer::{MAX_WORD_BYTES, for_each_word, matches_all, sigma_spellings};
 use crate::index::{FxHasher, IndexField};
 use crate::query::Query;
 use crate::record::{Field, Level, LogRecord};
@@ -49,8 +49,10 @@ pub(crate) struct Filter {
     levels: u8,
     /// Lower-cased words that must appear in `content`.
     words: Vec<String>,
-    /// Word pieces to narrow with the index: each must be a substring of some word of the content.
-    pieces: Vec<String>,
+    /// Word pieces to narrow with the index: each must be a substring of
+    /// some word of the content, under one of its spellings
+    /// ([`sigma_spellings`]; none: the piece narrows nothing).
+    pieces: Vec<Vec<String>>,
     /// Show records of superseded attempts (marked) instead of hiding them.
     pub(crate) include_superseded: bool,
 }
@@ -67,8 +69,11 @@ impl Filter {
         for w in &q.words {
             for_each_word(w, &mut buf, |p| {
                 let p = String::from_utf8_lossy(p).into_owned();
-                if !p.is_empty() && p.len() <= MAX_WORD_BYTES && !pieces.contains(&p) {
-                    pieces.push(p);
+                if !p.is_empty() && p.len() <= MAX_WORD_BYTES {
+                    let spellings = sigma_spellings(&p);
+                    if !spellings.is_empty() && !pieces.contains(&spellings) {
+                        pieces.push(spellings);
+                    }
                 }
             });
         }
@@ -191,11 +196,15 @@ impl Filter {
         // A piece may also sit inside a word too long to index: records
         // holding one are filed under the empty word.
         let words = m.dict(IndexField::Word);
-        for p in &self.pieces {
-            let mut set = words.containing(p.as_bytes());
-            if let Some(long) = words.get(b"") {
-                set = Postings::union([&set, long]);
-            }
+        for spellings in &self.pieces {
+            let mut found: Vec<Postings> = spellings
+                .iter()
+                .map(|p| words.containing(p.as_bytes()))
+                .collect();
+            let set = match (found.len(), words.get(b"")) {
+                (1, None) => found.pop().unwrap_or_default(),
+                _ => Postings::union(found.iter().chain(words.get(b""))),
+            };
             sets.push(Cow::Owned(set));
         }
         (!sets.is_empty()).then(|| Conj::new(sets))
@@ -227,8 +236,16 @@ impl Filter {
             sets.push(union);
         }
         let long = get(IndexField::Word, b"")?;
-        for p in &self.pieces {
-            let mut set = containing(IndexField::Word, p.as_bytes())?;
+        for spellings in &self.pieces {
+            let mut set = RoaringBitmap::new();
+            for (k, p) in spellings.iter().enumerate() {
+                let found = containing(IndexField::Word, p.as_bytes())?;
+                if k == 0 {
+                    set = found;
+                } else {
+                    set |= found;
+                }
+            }
             if let Some(long) = &long {
                 set |= long;
             }

@@ -147,7 +147,7 @@ impl Query {
     #[must_use]
     pub fn text(mut self, text: &str) -> Self {
         for w in text.split_whitespace() {
-            let w = w.to_lowercase();
+            let w = crate::index::tokenizer::fold_case(w);
             if !self.words.contains(&w) {
                 self.words.push(w);
             }

@@ -681,7 +681,9 @@ pub fn parse_offset(s: &str) -> Result<FixedOffset, String> {
     };
     let (h, m) = match rest.split_once(':') {
         Some((h, m)) => (h, m),
-        None if rest.len() == 4 => rest.split_at(2),
+        // `+0530`: split between the hours and the minutes (ASCII only:
+        // byte 2 of anything else may fall inside a character).
+        None if rest.len() == 4 && rest.is_ascii() => rest.split_at(2),
         None => (rest, "0"),
     };
     let all_digits =
@@ -752,7 +754,8 @@ mod tests {
         assert_eq!(secs("+0530"), Ok(19_800));
         assert_eq!(secs("+2"), Ok(7200));
         assert_eq!(secs("Z"), Ok(0));
-        for bad in ["2", "+25:00", "+02:60", "+a", ""] {
+        // "+a€", "-€0": four bytes after the sign, byte 2 inside a character.
+        for bad in ["2", "+25:00", "+02:60", "+a", "", "+a€", "-€0", "+€€"] {
             assert!(parse_offset(bad).is_err(), "{bad}");
         }
     }
