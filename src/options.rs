@@ -99,7 +99,9 @@ impl StoreOptions {
     /// 1 minute and 1 day, dividing a day evenly (default 1 hour). Fixed
     /// when the store is created: opening an existing store adopts its
     /// length, unless this was called with another one
-    /// ([`Error::SettingMismatch`]).
+    /// ([`Error::SettingMismatch`]; a read-only open adopts the store's
+    /// length whatever was given). Other options are checked against the
+    /// length adopted.
     #[must_use]
     pub fn partition(mut self, d: Duration) -> Self {
         self.partition = d;

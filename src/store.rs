@@ -160,8 +160,19 @@ impl Store {
     }
 
     pub(crate) fn open_with(dir: &Path, mut opts: StoreOptions, read_only: bool) -> Result<Store> {
-        opts.check()?;
         let meta_path = dir.join(META_FILE);
+        // An existing store fixes the partition length: adopt it before the
+        // options are checked against it (retention ≥ a partition). The
+        // file is written once, when the store is created, so reading it
+        // before taking the lock is safe; it is read again under the lock.
+        if (read_only || !opts.partition_given)
+            && let Ok(bytes) = fs::read(&meta_path)
+        {
+            let stored = decode_meta(&meta_path, &bytes)?;
+            opts.partition = Duration::from_secs(u64::from(stored));
+        }
+        // Checked before anything is created: bad options leave no trace.
+        opts.check()?;
         let lock = if read_only {
             None
         } else {

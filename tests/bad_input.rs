@@ -331,3 +331,25 @@ fn a_segment_name_beyond_the_last_partition_is_foreign_and_kept() {
         Err(Error::TimeOutOfRange { .. })
     ));
 }
+
+/// Reopening adopts the store's partition length before checking the
+/// other options against it: a retention valid for the store's 1-minute
+/// partitions is not refused against the 1-hour default, for a writer or
+/// a reader.
+#[test]
+fn reopening_checks_options_against_the_stores_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let opts = || options(&clock).retention(secs(120));
+    drop(opts().partition(secs(60)).open(dir.path()).unwrap());
+    let store = opts().open(dir.path()).unwrap();
+    assert_eq!(store.partition(), secs(60));
+    drop(store);
+    let reader = opts().open_read_only(dir.path()).unwrap();
+    assert_eq!(reader.partition(), secs(60));
+    // Still refused where it is wrong for the store's own length.
+    assert!(matches!(
+        options(&clock).retention(secs(30)).open(dir.path()),
+        Err(runlog::Error::InvalidArgument { .. })
+    ));
+}

@@ -83,3 +83,19 @@ fn a_follower_returns_records_appended_from_another_thread() {
     let batch = follow.next_batch(Duration::from_secs(10)).unwrap();
     assert_eq!(batch.iter().map(|s| s.id).collect::<Vec<_>>(), [id]);
 }
+
+/// A timeout or interval too long to add to an `Instant` waits no longer
+/// than needed and does not panic.
+#[test]
+fn huge_timeouts_and_intervals_do_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let store = open(dir.path(), &clock);
+    let p = store.project("p").unwrap();
+    let mut f = p.follow(&Query::new()).unwrap();
+    p.append(&rec(T0, 1)).unwrap();
+    assert_eq!(f.next_batch(Duration::MAX).unwrap().len(), 1);
+    let mut f = p.follow(&Query::new()).unwrap().interval(Duration::MAX);
+    assert!(f.next_batch(Duration::ZERO).unwrap().is_empty());
+    assert!(f.next_batch(Duration::ZERO).unwrap().is_empty());
+}

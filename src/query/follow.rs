@@ -12,6 +12,9 @@ use crate::record::{SegmentId, StoredRecord};
 /// How often a read-only follower looks for another process's appends.
 const POLL: Duration = Duration::from_millis(200);
 
+/// The longest wait: `Instant` plus much more overflows (and panics).
+const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// A handle returning the records matching a query's filters as they are
 /// appended (the query's time range is not applied: every new record
 /// counts). Made by [`Project::follow`].
@@ -70,11 +73,12 @@ impl Follow {
 
     /// The matching records appended since the previous call (or since
     /// the follow began), oldest first, waiting up to `timeout` for at
-    /// least one. An empty batch means the timeout passed.
+    /// least one. An empty batch means the timeout passed. A timeout or
+    /// interval longer than a century counts as a century.
     pub fn next_batch(&mut self, timeout: Duration) -> Result<Vec<StoredRecord>> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + timeout.min(CENTURY);
         if let (Some(every), Some(last)) = (self.interval, self.last_batch) {
-            let due = (last + every).min(deadline);
+            let due = (last + every.min(CENTURY)).min(deadline);
             let now = Instant::now();
             if due > now {
                 std::thread::sleep(due - now);
