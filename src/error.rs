@@ -39,9 +39,10 @@ pub enum Error {
     },
 
     /// A write was attempted on a store opened with `Store::open_read_only`.
-    #[error("store {path} is open read-only")]
+    #[error("{path} is open read-only")]
     ReadOnly {
-        /// The store directory.
+        /// The directory that refused the write: the project's, or its
+        /// run journal's.
         path: PathBuf,
     },
 

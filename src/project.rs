@@ -1679,7 +1679,7 @@ impl Project {
         self.inner.enforce_retention()
     }
 
-    /// Check every checksum of every segment file.
+    /// Check every checksum of every segment, index and run journal file.
     pub fn verify(&self) -> Result<VerifyReport> {
         self.inner.verify()
     }

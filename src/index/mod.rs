@@ -2,7 +2,7 @@
 //! values (terms), each with a roaring bitmap of the records holding it.
 //!
 //! An active segment keeps a [`MemIndex`](memory::MemIndex) whose bitmaps
-//! hold record *ordinals*. Sealing writes a [`DiskIndex`](disk::DiskIndex)
+//! hold record *ordinals*. Sealing writes an [`IndexFile`](disk::IndexFile)
 //! beside the segment (`*.idx`) whose bitmaps hold *ranks*: positions in
 //! the segment's time order, so iterating a bitmap backwards walks its
 //! records newest first.

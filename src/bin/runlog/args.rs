@@ -71,7 +71,7 @@ pub struct Global {
     )]
     pub store: Option<PathBuf>,
 
-    /// The project (e.g. --project shop); default: the store's only project.
+    /// The project (e.g. --project shop); default: the store's only project (stats and verify: every project).
     #[arg(
         long,
         short = 'p',
@@ -167,7 +167,7 @@ pub enum Command {
     /// What the store holds: segments, records, bytes, time span, levels, runs.
     #[command(after_help = "Examples:\n  runlog stats\n  runlog stats --project shop --json")]
     Stats(StatsArgs),
-    /// Check every checksum of every file; exit status 1 if any problem.
+    /// Check every checksum of every segment, index and run journal; exit status 1 if any problem.
     #[command(after_help = "Examples:\n  runlog verify\n  runlog verify --project shop")]
     Verify(VerifyArgs),
 }
@@ -400,7 +400,7 @@ pub struct ShowArgs {
 pub enum StatusArg {
     /// An attempt is executing.
     Running,
-    /// Failed; an automatic retry is due.
+    /// Failed; a retry (automatic, or requested by hand) is due.
     Retrying,
     /// Succeeded.
     Successful,
