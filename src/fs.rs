@@ -23,9 +23,14 @@ pub(crate) fn create_dir(dir: &Path) -> Result<()> {
     };
     create_dir(parent)?;
     match fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => sync_dir(parent),
-        // Made meanwhile by another thread or process.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Ok(()) => sync_dir(parent).inspect_err(|_| {
+            // Not durable: gone again, so that a retry creates and syncs
+            // it (it is empty: nothing was put in it yet).
+            let _ = fs::remove_dir(dir);
+        }),
+        // Made meanwhile by another thread or process, whose parent sync
+        // may not have finished: sync it here too.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => sync_dir(parent),
         Err(e) => Err(Error::io("create directory", dir)(e)),
     }
 }

@@ -96,9 +96,11 @@ pub(crate) struct ProjectInner {
     /// Files in the project's directories that runlog did not make: left
     /// alone (never read, never deleted), reported by `foreign_files`.
     foreign: Mutex<std::collections::BTreeSet<PathBuf>>,
-    /// The count of cuts of active segments: the writer bumps it before
-    /// each; a reader reads active segments again when it moved.
+    /// The count of cuts of active segments and journals (see
+    /// `segment::cuts`): a reader reads them again when it moved.
     cuts: Cuts,
+    /// Read-only stores: serializes looks at the writer's files.
+    looking: Mutex<()>,
 }
 
 /// Whether `name`, in a project's directory, is one of runlog's own
@@ -227,6 +229,7 @@ impl ProjectInner {
             policies,
             foreign: Mutex::new(Default::default()),
             cuts,
+            looking: Mutex::new(()),
         };
         inner.absorb(replay);
         if read_only {
@@ -406,10 +409,13 @@ impl ProjectInner {
         // the count stays what it was at the last look is kept; when the
         // count moved since, or moves during the look, the active segments
         // and the journals are read again from their start.
+        // One look at a time: two at once could each rebuild the hidden
+        // attempts from a different replay of the journals.
+        let _looking = self.looking.lock();
         let seen = self.state.read().cuts_seen;
         let mut before = self.cuts.read()?;
         let mut again = before != seen;
-        for _ in 0..MAX_REREADS {
+        for pass in 1..=MAX_REREADS {
             let replay = self.runs.refresh(first_kept, again)?;
             if replay.full {
                 *self.hidden.lock() = Hidden::default();
@@ -419,6 +425,9 @@ impl ProjectInner {
                 .and_then(|m| m.modified())
                 .map_err(Error::io("stat", &self.dir))?;
             let mut st = self.state.write();
+            if again {
+                self.reset_active(&mut st);
+            }
             let relist = match st.listed {
                 None => true,
                 // Directory mtimes are coarse: a listing taken soon after a
@@ -427,9 +436,6 @@ impl ProjectInner {
                     seen != mtime || at.duration_since(mtime).is_ok_and(|d| d.as_secs() < 2)
                 }
             };
-            if again {
-                self.reset_active(&mut st);
-            }
             if relist {
                 let now = SystemTime::now();
                 self.list_dir(&mut st)?;
@@ -448,34 +454,38 @@ impl ProjectInner {
                 }
             }
             let after = self.cuts.read()?;
-            if after == before {
+            if after == before || pass == MAX_REREADS {
+                // Kept: when the count moved during this last pass, what it
+                // read may hold bytes cut meanwhile, as a look during a
+                // batch in flight may; `cuts_seen` then stays behind, so
+                // the next look reads everything again.
                 st.cuts_seen = before;
-                // (Damage in bytes that were then cut was no damage.)
-                damage.into_iter().for_each(|d| self.note_damage(d));
+                if after == before {
+                    // (Damage in bytes that were then cut was no damage.)
+                    damage.into_iter().for_each(|d| self.note_damage(d));
+                }
                 return Ok(());
             }
             before = after;
             again = true;
         }
-        // The writer keeps cutting: show no active segment's records
-        // rather than ones it may have cut. `cuts_seen` stays behind, so
-        // the next look reads everything again.
-        self.reset_active(&mut self.state.write());
         Ok(())
     }
 
-    /// A reader: forget what was read of every active segment (the
-    /// writer cut one back), and what was computed from it.
+    /// A reader: forget every active segment (the writer cut one back, or
+    /// removed and made it again) and what was computed from it; the
+    /// listing that follows reads them again from their headers.
     fn reset_active(&self, st: &mut State) {
-        for slot in st.segments.values_mut() {
-            if let Slot::Active(seg) = slot {
-                seg.reset();
-            }
-        }
-        let segments = &st.segments;
-        self.hidden
-            .lock()
-            .retain(|id| !matches!(segments.get(&id), Some(Slot::Active(_))), 0);
+        let active: Vec<SegmentId> = st
+            .segments
+            .iter()
+            .filter(|(_, slot)| matches!(slot, Slot::Active(_)))
+            .map(|(id, _)| *id)
+            .collect();
+        st.segments.retain(|id, _| !active.contains(id));
+        self.hidden.lock().retain(|id| !active.contains(&id), 0);
+        st.listed = None;
+        st.epoch += 1;
     }
 
     fn seal_deadline(&self, seg: &ActiveSegment) -> i64 {

@@ -154,7 +154,9 @@ impl Store {
     /// counts every cut in the project's `cuts` file, and a reader that
     /// sees the count move reads the active segments and run journals
     /// again. A [`Follow`](crate::Follow) that already delivered such a
-    /// record cannot take it back.
+    /// record cannot take it back, and it may miss records the writer then
+    /// appends in their place (a follow counts a segment's records by
+    /// position).
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store> {
         StoreOptions::new().open_read_only(dir)
     }

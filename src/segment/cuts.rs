@@ -10,15 +10,21 @@
 //! reader read, so its length cannot tell. The same holds for a run
 //! journal cut back after its `fsync` failed.
 //!
-//! So after every such cut the writer adds one to the counter in the
-//! project's `cuts` file, and once more when it opens the project (a
-//! writer that crashed between a cut and its count left it uncounted). A
-//! reader reads the counter before and after each look at the active
-//! segments and the journals. When it differs from the reading of the
-//! last look, or moved during this one, the reader forgets what it read
-//! of them and reads them again. Bytes a reader read before a cut are
-//! thus forgotten at its first look after the count, which follows the
-//! cut; until then the reader shows them as it showed the batch in flight.
+//! So after every such cut of a whole frame (a torn frame or a seal block
+//! is no record to any reader, and a write that landed nothing cuts
+//! nothing), and after removing a segment file whose creation failed (the
+//! next file of that ID has another salt), the writer adds one to the
+//! counter in the project's `cuts` file; and once more when it opens the
+//! project (a writer that crashed between a cut and its count left it
+//! uncounted). A reader reads the counter before and after each look at
+//! the active segments and the journals. When it differs from the reading
+//! of the last look, or moved during this one, the reader forgets the
+//! active segments and what it read of the journals, lists the segments
+//! again and reads them from their headers (up to three times in one
+//! look; the third pass is kept, and the next look reads again). Bytes a
+//! reader read before a cut are thus forgotten at its first look after
+//! the count, which follows the cut; until then the reader shows them as
+//! it showed the batch in flight.
 //!
 //! The file holds one little-endian `u64`. It is not synced: only running
 //! processes read it, and after a power loss every reader starts afresh.

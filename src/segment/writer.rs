@@ -81,7 +81,11 @@ impl ActiveSegment {
             .map_err(Error::io("write header of", &path))
             .and_then(|()| sync_dir(dir));
         if let Err(e) = written {
-            let _ = fs::remove_file(&path);
+            // A reader may have listed the file: removing it is a cut (the
+            // next file of this ID gets another salt).
+            if fs::remove_file(&path).is_ok() {
+                let _ = cuts.bump();
+            }
             return Err(e);
         }
         let mut seg = Self::from_parts(
@@ -270,16 +274,43 @@ impl ActiveSegment {
         self.cut_back()
     }
 
-    /// Cut the file back to `end`, then count the cut, so that a reader in
-    /// another process, which may have read the bytes cut, reads the
-    /// segment again (see [`cuts`](crate::segment::cuts)).
+    /// Cut the file back to `end`; then, if a whole frame was cut (which a
+    /// reader in another process may have read as a record), count the
+    /// cut, so that such a reader reads the segment again (see
+    /// [`cuts`](crate::segment::cuts)). Nothing past `end` is nothing to
+    /// cut; a torn frame or a seal block is no record to any reader.
     fn cut_back(&self) -> Result<()> {
-        let cut = self
+        let len = self
             .file
+            .metadata()
+            .map_err(Error::io("stat", &self.path))?
+            .len();
+        if len <= self.end {
+            return Ok(());
+        }
+        let whole = self.whole_frame_after_end(len);
+        self.file
             .set_len(self.end)
-            .map_err(Error::io("truncate", &self.path));
-        let counted = self.cuts.as_ref().map_or(Ok(()), Cuts::bump);
-        cut.and(counted)
+            .map_err(Error::io("truncate", &self.path))?;
+        match &self.cuts {
+            Some(cuts) if whole => cuts.bump(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the `len`-byte file holds a whole frame from `end` (by the
+    /// lengths in its head; when they cannot be read, assume it does).
+    fn whole_frame_after_end(&self, len: u64) -> bool {
+        let mut head = [0u8; 8];
+        match crate::fs::read_up_to_at(&self.file, &mut head, self.end) {
+            Ok(8) => {}
+            _ => return true,
+        }
+        let summary = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let detail = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        summary != format::SEAL_MARKER
+            && len - self.end
+                >= format::FRAME_HEAD_LEN as u64 + u64::from(summary) + u64::from(detail)
     }
 
     /// Recovery: cut whatever follows the last valid frame, durably.
