@@ -49,8 +49,8 @@ pub(crate) struct ActiveSegment {
     salt: u64,
     /// Opened by a read-only store: another process writes the file.
     read_only: bool,
-    /// The writer's cut counter, bumped before any cut of this file
-    /// (`None` in a read-only store, which never cuts).
+    /// The writer's cut counter, bumped after a cut of a whole frame of
+    /// this file (`None` in a read-only store, which never cuts).
     cuts: Option<Cuts>,
 }
 
@@ -428,7 +428,7 @@ impl ActiveSegment {
 
     /// In a read-only store: forget every frame read, so that the next
     /// [`refresh`](Self::refresh) reads the segment again from its header.
-    pub(crate) fn reset(&mut self) {
+    fn reset(&mut self) {
         self.offsets.clear();
         self.times.clear();
         self.order.clear();
