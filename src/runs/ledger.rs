@@ -31,8 +31,8 @@ pub(crate) struct Ledger {
     state: RwLock<LedgerState>,
     /// Serializes syncs (see `ProjectInner::syncing`).
     syncing: Mutex<()>,
-    /// The project's cut counter (writer): bumped before a journal is cut
-    /// back after its frame was whole, which a reader may have replayed.
+    /// The project's cut counter (writer): bumped after a journal is cut
+    /// back past a whole frame, which a reader may have replayed.
     cuts: Option<Cuts>,
 }
 
