@@ -1,16 +1,9 @@
 //! Limits: every documented field/preset/run limit accepted at the limit, refused above it; NUL; big details in small segments.
+mod common;
+
+use common::{T0, options as opts, secs};
 use runlog::*;
 use std::time::Duration;
-
-const T0: Timestamp = Timestamp::from_secs(1_700_000_000);
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-fn opts(c: &ManualClock) -> StoreOptions {
-    StoreOptions::new()
-        .clock(c.clone())
-        .sync_policy(SyncPolicy::Manual)
-}
 
 #[test]
 fn p3_field_limits_exact() {

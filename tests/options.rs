@@ -1,16 +1,9 @@
 //! Store options: extreme but valid durations do not panic; invalid ones are typed errors that create nothing.
+mod common;
+
+use common::{T0, options as opts, secs};
 use runlog::*;
 use std::time::Duration;
-
-const T0: Timestamp = Timestamp::from_secs(1_700_000_000);
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-fn opts(c: &ManualClock) -> StoreOptions {
-    StoreOptions::new()
-        .clock(c.clone())
-        .sync_policy(SyncPolicy::Manual)
-}
 
 fn exercise(o: StoreOptions, c: &ManualClock) {
     let dir = tempfile::tempdir().unwrap();

@@ -2,18 +2,11 @@
 //! absent from every read API (also while their segment still exists, and
 //! after reopen); backoff timing, one claim per retry, a successful retry
 //! hiding the failure, manual and requested retries.
+mod common;
+
+use common::{T0, options as opts, secs};
 use runlog::*;
 use std::time::Duration;
-
-const T0: Timestamp = Timestamp::from_secs(1_700_000_000);
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-fn opts(c: &ManualClock) -> StoreOptions {
-    StoreOptions::new()
-        .clock(c.clone())
-        .sync_policy(SyncPolicy::Manual)
-}
 
 /// Retention 1 day, 1 h partitions. Records and runs at T0 - 1 day + 10 min
 /// (partition start at -1d, so partially expired after advancing 20 min).

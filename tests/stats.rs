@@ -1,16 +1,9 @@
 //! Stats, exports, execution bundles, bucket counts and follows agree with queries (superseded attempts, sealing, reopen, retention).
+mod common;
+
+use common::{T0, options as opts, secs};
 use runlog::*;
 use std::time::Duration;
-
-const T0: Timestamp = Timestamp::from_secs(1_700_000_000);
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-fn opts(c: &ManualClock) -> StoreOptions {
-    StoreOptions::new()
-        .clock(c.clone())
-        .sync_policy(SyncPolicy::Manual)
-}
 
 fn pages(p: &Project, q: Query) -> Vec<StoredRecord> {
     let mut out = Vec::new();
