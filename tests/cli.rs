@@ -9,6 +9,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::pages;
 use runlog::sample::Spread;
 use runlog::{
     Clock, ExecutionBundle, ExportRow, Level, LogRecord, ManualClock, NewRun, Project, Query,
@@ -334,20 +337,6 @@ fn run_job_ids(stdout: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every record matching `q`, newest first, through the library's pages.
-fn all_pages(p: &Project, q: &Query) -> Vec<StoredRecord> {
-    let mut out = Vec::new();
-    let mut q = q.clone().limit(runlog::MAX_LIMIT);
-    loop {
-        let page = p.query(&q).unwrap();
-        out.extend(page.records);
-        match page.next {
-            Some(c) => q = q.after(c),
-            None => return out,
-        }
-    }
-}
-
 #[test]
 fn logs_pages_match_the_library() {
     let fx = Fixture::new();
@@ -412,12 +401,12 @@ fn logs_pages_match_the_library() {
         ];
         cli.extend(&args);
         let got = fx.ok(&cli).rows();
-        let want = all_pages(p, &lib.range(range));
+        let want = pages(p, &lib.range(range), runlog::MAX_LIMIT);
         assert_eq!(got, rows(&want), "{args:?}");
     }
 
     // Presets (with the console's aliases) and --last cover the whole store.
-    let everything = rows(&all_pages(p, &Query::new().all_time()));
+    let everything = rows(&pages(p, &Query::new().all_time(), runlog::MAX_LIMIT));
     assert!(everything.len() > 2_000, "{}", everything.len());
     for args in [
         ["--preset", "last-day"],
@@ -447,7 +436,11 @@ fn logs_pages_match_the_library() {
         "--utc-offset",
         "+02:00",
     ]);
-    let want = all_pages(&reader, &Query::new().preset(runlog::Preset::Today));
+    let want = pages(
+        &reader,
+        &Query::new().preset(runlog::Preset::Today),
+        runlog::MAX_LIMIT,
+    );
     assert_eq!(today.rows(), rows(&want));
 
     // Text: one line per record (with its ID), then the cursor; colour only when asked.
@@ -646,7 +639,7 @@ fn export_files_parse_back_to_the_query() {
     let to = fx.now.saturating_sub(Duration::from_secs(10 * 60));
     let (from_s, to_s) = (from.to_string(), to.to_string());
     let range = TimeRange::new(from, to).unwrap();
-    let want = all_pages(p, &Query::new().range(range));
+    let want = pages(p, &Query::new().range(range), runlog::MAX_LIMIT);
     assert!(want.len() > 1_000);
 
     let jsonl = out.path().join("logs.jsonl");
@@ -691,7 +684,11 @@ fn export_files_parse_back_to_the_query() {
         .deserialize()
         .collect::<Result<_, _>>()
         .unwrap();
-    let errors = all_pages(p, &Query::new().range(range).level(Level::Error));
+    let errors = pages(
+        p,
+        &Query::new().range(range).level(Level::Error),
+        runlog::MAX_LIMIT,
+    );
     let want_rows: Vec<ExportRow> = errors
         .iter()
         .map(|r| {

@@ -1,22 +1,9 @@
 //! Stats, exports, execution bundles, bucket counts and follows agree with queries (superseded attempts, sealing, reopen, retention).
 mod common;
 
-use common::{T0, options as opts, secs};
+use common::{T0, options as opts, pages, secs};
 use runlog::*;
 use std::time::Duration;
-
-fn pages(p: &Project, q: Query) -> Vec<StoredRecord> {
-    let mut out = Vec::new();
-    let mut q = q.limit(7);
-    loop {
-        let page = p.query(&q).unwrap();
-        out.extend(page.records);
-        match page.next {
-            Some(c) => q = q.after(c),
-            None => return out,
-        }
-    }
-}
 
 #[test]
 fn s1_stats_and_exports_match_queries() {
@@ -79,8 +66,8 @@ fn s1_stats_and_exports_match_queries() {
         c.advance(secs(97));
     }
     let check = |p: &Project, n_all: u64| {
-        let all = pages(p, Query::new().all_time().include_superseded(true));
-        let vis = pages(p, Query::new().all_time());
+        let all = pages(p, &Query::new().all_time().include_superseded(true), 7);
+        let vis = pages(p, &Query::new().all_time(), 7);
         let st = p.stats().unwrap();
         assert_eq!(
             st.records,
@@ -176,7 +163,7 @@ fn s1_stats_and_exports_match_queries() {
     // advance so part is past retention
     c.advance(secs(3 * 3600 - 40 * 97 + 1800));
     p.seal_due().unwrap();
-    let all = pages(&p, Query::new().all_time().include_superseded(true));
+    let all = pages(&p, &Query::new().all_time().include_superseded(true), 7);
     check(&p, all.len() as u64);
     assert!(all.len() as u64 > 0 && (all.len() as u64) < n);
 }

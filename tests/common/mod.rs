@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use runlog::{
-    Level, LogRecord, ManualClock, Project, Store, StoreOptions, StoredRecord, SyncPolicy,
+    Level, LogRecord, ManualClock, Project, Query, Store, StoreOptions, StoredRecord, SyncPolicy,
     TimeRange, Timestamp,
 };
 
@@ -56,6 +56,21 @@ pub fn all(p: &Project) -> Vec<StoredRecord> {
     p.scan(TimeRange::all())
         .collect::<Result<Vec<_>, _>>()
         .expect("scan")
+}
+
+/// Every record matching `q`, newest first, through the library's pages
+/// of `per_page` records (cursor to cursor).
+pub fn pages(p: &Project, q: &Query, per_page: usize) -> Vec<StoredRecord> {
+    let mut out = Vec::new();
+    let mut q = q.clone().limit(per_page);
+    loop {
+        let page = p.query(&q).expect("page");
+        out.extend(page.records);
+        match page.next {
+            Some(c) => q = q.after(c),
+            None => return out,
+        }
+    }
 }
 
 pub fn secs(n: u64) -> Duration {
