@@ -292,12 +292,7 @@ fn check(p: &Project, recs: &[(RecordId, LogRecord)], rng: &mut Rng, stage: &str
     }
     for j in 0..13 {
         let job = format!("job-{j}");
-        let mut want: Vec<&(RecordId, LogRecord)> = recs
-            .iter()
-            .filter(|(_, r)| r.job_id.as_str() == job)
-            .collect();
-        want.sort_by_key(|(id, r)| (r.time, *id));
-        let want: Vec<RecordId> = want.iter().map(|(id, _)| *id).collect();
+        let want = job_log_ids(recs, &job);
         let got: Vec<RecordId> = p.job_logs(&job).unwrap().iter().map(|r| r.id).collect();
         assert_eq!(got, want, "{stage}: job_logs {job}");
         let got: Vec<RecordId> = p

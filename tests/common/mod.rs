@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use runlog::{
-    Level, LogRecord, ManualClock, Project, Query, Store, StoreOptions, StoredRecord, SyncPolicy,
-    TimeRange, Timestamp,
+    Level, LogRecord, ManualClock, Project, Query, RecordId, Store, StoreOptions, StoredRecord,
+    SyncPolicy, TimeRange, Timestamp,
 };
 
 /// 2023-11-14T22:13:20Z, a Tuesday: the tests' "now" unless they move it.
@@ -71,6 +71,17 @@ pub fn pages(p: &Project, q: &Query, per_page: usize) -> Vec<StoredRecord> {
             None => return out,
         }
     }
+}
+
+/// The IDs of `job`'s records among `recs`, oldest first (the order of a
+/// job lookup), as a brute force computes them.
+pub fn job_log_ids(recs: &[(RecordId, LogRecord)], job: &str) -> Vec<RecordId> {
+    let mut want: Vec<&(RecordId, LogRecord)> = recs
+        .iter()
+        .filter(|(_, r)| r.job_id.as_str() == job)
+        .collect();
+    want.sort_by_key(|(id, r)| (r.time, *id));
+    want.iter().map(|(id, _)| *id).collect()
 }
 
 pub fn secs(n: u64) -> Duration {
