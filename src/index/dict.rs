@@ -332,22 +332,42 @@ impl Dict {
         }
     }
 
-    /// Add ordinal `ord` to the postings of `term`.
-    pub(crate) fn add(&mut self, term: &[u8], ord: u32) {
-        self.add_key(&Key::new(term), ord);
+    /// Add `ord` to term `id`'s postings if that term is `term`, without
+    /// a lookup (the caller remembers which term a value had last time);
+    /// `false`, and nothing added, if it is not or there is no such term.
+    #[inline]
+    pub(crate) fn add_if_term(&mut self, id: u32, term: &[u8], ord: u32) -> bool {
+        let Some(e) = self.entries.get_mut(id as usize) else {
+            return false;
+        };
+        if e.len as usize != term.len() || term.len() > INLINE || e.key[..term.len()] != *term {
+            return false;
+        }
+        e.postings.add(ord);
+        true
     }
 
-    /// Add ordinal `ord` to the postings of `key`'s term.
+    /// Add ordinal `ord` to the postings of `term`; returns the term's ID.
+    pub(crate) fn add(&mut self, term: &[u8], ord: u32) -> u32 {
+        self.add_key(&Key::new(term), ord)
+    }
+
+    /// Add ordinal `ord` to the postings of `key`'s term; returns the
+    /// term's ID.
     #[inline(always)]
-    pub(crate) fn add_key(&mut self, key: &Key, ord: u32) {
+    pub(crate) fn add_key(&mut self, key: &Key, ord: u32) -> u32 {
         match self.find(key) {
-            Ok(id) => self.entries[id as usize].postings.add(ord),
+            Ok(id) => {
+                self.entries[id as usize].postings.add(ord);
+                id
+            }
             Err(slot) => self.insert(*key, slot, ord),
         }
     }
 
+    /// Add a new term at `slot` (its empty slot) with `ord`; returns its ID.
     #[cold]
-    fn insert(&mut self, key: Key, mut slot: usize, ord: u32) {
+    fn insert(&mut self, key: Key, mut slot: usize, ord: u32) -> u32 {
         let id = self.entries.len() as u32;
         if (self.entries.len() + 1) * MAX_LOAD_DEN > self.slots.len() * MAX_LOAD_NUM {
             self.grow();
@@ -355,7 +375,10 @@ impl Dict {
                 Err(s) => slot = s,
                 // Not possible (the term was absent before growing), but
                 // adding to it would then be right.
-                Ok(id) => return self.entries[id as usize].postings.add(ord),
+                Ok(id) => {
+                    self.entries[id as usize].postings.add(ord);
+                    return id;
+                }
             }
         }
         let mut stored = [0u8; INLINE];
@@ -384,6 +407,7 @@ impl Dict {
             postings,
         });
         self.slots[slot] = (key.tag() << 32) | u64::from(id + 1);
+        id
     }
 
     /// Double the slots and re-place every entry (entries do not move).

@@ -2,8 +2,19 @@
 
 use crate::index::dict::{Dict, Key};
 use crate::index::tokenizer::{MAX_WORD_BYTES, Prepared, for_each_word};
-use crate::index::{FIELD_COUNT, IndexField, for_each_exact_term};
+use crate::index::{FIELD_COUNT, IndexField};
 use crate::record::LogRecord;
+
+/// The fields whose terms a job's records share, in `MemIndex::companions` order.
+const COMPANIONS: [IndexField; 4] = [
+    IndexField::Flow,
+    IndexField::Env,
+    IndexField::App,
+    IndexField::Version,
+];
+
+/// No term ID: no dictionary holds `u32::MAX` terms (ordinals are `u32`).
+const NONE: u32 = u32::MAX;
 
 /// The index of an active segment.
 #[derive(Debug)]
@@ -14,6 +25,17 @@ pub(crate) struct MemIndex {
     prepared: Prepared,
     /// The keys of its words, looked up once all are known.
     pending: Vec<Key<'static>>,
+    /// For each job ID term (by ID), the IDs of the [`COMPANIONS`] terms
+    /// of the job's last record ([`NONE`] before its first). A job is one
+    /// run of one flow of one app version in one environment, so its next
+    /// record almost always has the same four values, and checking that a
+    /// remembered term is the record's value is one comparison where a
+    /// lookup hashes and probes. A value that differs is looked up as
+    /// usual and remembered instead: this only saves work, the postings
+    /// are the same either way.
+    companions: Vec<[u32; 4]>,
+    /// The term ID of each level code ([`NONE`] before its first record).
+    levels: [u32; 4],
 }
 
 impl Default for MemIndex {
@@ -22,6 +44,8 @@ impl Default for MemIndex {
             dicts: std::array::from_fn(|i| Dict::new(i == IndexField::Word.slot())),
             scratch: String::new(),
             prepared: Prepared::default(),
+            companions: Vec::new(),
+            levels: [NONE; 4],
             pending: Vec::new(),
         }
     }
@@ -30,8 +54,8 @@ impl Default for MemIndex {
 impl MemIndex {
     /// Index record `r` under ordinal `ord` (ordinals must mostly grow).
     pub(crate) fn add(&mut self, ord: u32, r: &LogRecord) {
+        self.add_exact(ord, r);
         let dicts = &mut self.dicts;
-        for_each_exact_term(r, |field, term| dicts[field.slot()].add(term, ord));
         let words = &mut dicts[IndexField::Word.slot()];
         if self.prepared.fill(r.content.as_bytes()) {
             // The common case: each word's key is read straight from the
@@ -51,7 +75,9 @@ impl MemIndex {
                     None if len <= MAX_WORD_BYTES => {
                         words.add_key(&Key::from_padded(bytes, start, len), ord);
                     }
-                    None => words.add(&[], ord),
+                    None => {
+                        words.add(&[], ord);
+                    }
                 }
             }
             for key in &self.pending {
@@ -61,7 +87,45 @@ impl MemIndex {
                 words.add_key(key, ord);
             }
         } else {
-            for_each_word(&r.content, &mut self.scratch, |w| words.add(w, ord));
+            for_each_word(&r.content, &mut self.scratch, |w| {
+                words.add(w, ord);
+            });
+        }
+    }
+
+    /// Index the exact-match terms of `r`: its job ID looked up, then
+    /// the job's flow, environment, app and version checked against those
+    /// of the job's last record (see `companions`), the level by its code
+    /// (see `levels`), and the other fields looked up.
+    fn add_exact(&mut self, ord: u32, r: &LogRecord) {
+        let dicts = &mut self.dicts;
+        let job = dicts[IndexField::JobId.slot()].add(r.job_id.as_bytes(), ord) as usize;
+        if job >= self.companions.len() {
+            self.companions.resize(job + 1, [NONE; 4]);
+        }
+        let known = &mut self.companions[job];
+        for ((field, term), id) in COMPANIONS
+            .into_iter()
+            .zip([&r.flow, &r.env, &r.app, &r.version])
+            .zip(known)
+        {
+            let dict = &mut dicts[field.slot()];
+            if !dict.add_if_term(*id, term.as_bytes(), ord) {
+                *id = dict.add(term.as_bytes(), ord);
+            }
+        }
+        for (field, term) in [
+            (IndexField::Component, &r.component),
+            (IndexField::Action, &r.action),
+            (IndexField::Category, &r.category),
+        ] {
+            dicts[field.slot()].add(term.as_bytes(), ord);
+        }
+        let code = [r.level.code()];
+        let id = &mut self.levels[usize::from(code[0])];
+        let dict = &mut dicts[IndexField::Level.slot()];
+        if !dict.add_if_term(*id, &code, ord) {
+            *id = dict.add(&code, ord);
         }
     }
 
@@ -134,6 +198,45 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Every exact-match term's postings are exactly the records with
+        /// that value, whether or not a job's next record repeats the
+        /// flow, environment, app and version its last one had (values
+        /// drawn from small pools, so jobs mostly repeat them and now and
+        /// then change, which the remembered terms must notice).
+        #[test]
+        fn exact_terms_are_indexed_exactly(
+            records in proptest::collection::vec(
+                (0..4usize, 0..3usize, 0..3usize, 0..2usize, 0..3usize, 0..3usize, 0..4u8),
+                1..80,
+            ),
+        ) {
+            const VALUES: [&str; 4] = ["a", "b", "", "ccccccccccccccccccccccccccccccc"];
+            let mut ix = MemIndex::default();
+            let mut want: std::collections::BTreeMap<(IndexField, Vec<u8>), Vec<u32>> =
+                Default::default();
+            for (ord, &(job, flow, env, app, version, component, level)) in records.iter().enumerate() {
+                let level = Level::from_code(level).expect("a level code");
+                let r = LogRecord::new(Timestamp::from_secs(1), level, VALUES[job], "x")
+                    .flow(VALUES[flow])
+                    .env(VALUES[env])
+                    .app(VALUES[app])
+                    .version(VALUES[version])
+                    .component(VALUES[component]);
+                ix.add(ord as u32, &r);
+                crate::index::for_each_exact_term(&r, |field, term| {
+                    want.entry((field, term.to_vec())).or_default().push(ord as u32);
+                });
+            }
+            let mut got: std::collections::BTreeMap<(IndexField, Vec<u8>), Vec<u32>> =
+                Default::default();
+            for field in IndexField::ALL.into_iter().filter(|f| *f != IndexField::Word) {
+                for (term, postings) in ix.dict(field).iter() {
+                    got.insert((field, term.to_vec()), postings.as_slice().to_vec());
+                }
+            }
+            proptest::prop_assert_eq!(got, want);
+        }
+
         /// The append path's word keys are the query path's: every word
         /// the query tokenizer finds in a content (mixed case, digits,
         /// words around the inline and indexed lengths, non-ASCII text)

@@ -13,7 +13,9 @@ pub(crate) mod memory;
 pub(crate) mod postings;
 pub mod tokenizer;
 
-use crate::record::{Field, LogRecord};
+use crate::record::Field;
+#[cfg(test)]
+use crate::record::LogRecord;
 
 /// The indexed dimensions of a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,8 +76,10 @@ impl IndexField {
     }
 }
 
-/// Call `f(field, term)` for every exact-match term of `r` (not words).
-#[inline]
+/// Call `f(field, term)` for every exact-match term of `r` (not words):
+/// the reference that tests check [`MemIndex::add`](memory::MemIndex::add)'s
+/// faster path against.
+#[cfg(test)]
 pub(crate) fn for_each_exact_term(r: &LogRecord, mut f: impl FnMut(IndexField, &[u8])) {
     // The eight names lead the summary strings, in `EXACT` order.
     for ((field, rf), term) in IndexField::EXACT.into_iter().zip(r.summary_strings()) {
