@@ -13,6 +13,68 @@
 //! | 37 | 4 | its generation |
 //! | 41 | 4 | its ordinal |
 //! | 45 | 4 | CRC32 of bytes 0..45 |
+//!
+//! Run cursors ([`RunCursor`](crate::RunCursor)) are laid out in
+//! `src/runs/select.rs`; they carry a fingerprint too.
+//!
+//! # Fingerprints
+//!
+//! A cursor's fingerprint is the FNV-1a 64 hash (offset basis
+//! `0xcbf29ce484222325`, prime `0x100000001b3`: for each byte,
+//! `h = (h ^ byte) * prime` modulo 2⁶⁴) of the query's filters and range
+//! written into bytes as below. The encoding is explicit, so the
+//! fingerprint does not change with the compiler, the standard library or
+//! the declaration order of runlog's types (no derived `Hash`, no `std`
+//! hasher); the golden tests in `src/query/fingerprint.rs` pin it.
+//!
+//! Integers are little-endian. A *string* is its length in bytes (u64),
+//! then its UTF-8 bytes; a *count* is a u64. Lengths and counts keep
+//! split points apart: words `["ab", "c"]` and `["a", "bc"]` differ.
+//!
+//! A log query (taken by [`Project::query`](crate::Project::query),
+//! [`Project::query_view`](crate::Project::query_view) and
+//! [`Project::export`](crate::Project::export)):
+//!
+//! | size | field |
+//! |-----:|-------|
+//! | 1 | `L` (`0x4C`) |
+//! | 1 | encoding version, `1` |
+//! | … | the range, below |
+//! | 1 | levels wanted, a bit each: debug `0x1`, info `0x2`, warn `0x4`, error `0x8`; no level filter is `0xF` |
+//! | 1 | `1` if superseded attempts are included, else `0` |
+//! | 8 | count of equality filters, then for each, ordered by field name (bytewise): the field name (`action`, `app`, `category`, `component`, `env`, `flow`, `job_id`, `version`) as a string, the value as a string |
+//! | 8 | count of text words, then each lower-cased word as a string, ordered bytewise, without duplicates |
+//!
+//! A run query ([`Project::runs`](crate::Project::runs),
+//! [`Project::scheduled_tasks`](crate::Project::scheduled_tasks)):
+//!
+//! | size | field |
+//! |-----:|-------|
+//! | 1 | `R` (`0x52`) |
+//! | 1 | encoding version, `1` |
+//! | … | the range, below |
+//! | … | five optional filters in this order: flow, env, app, version, job ID; each `0` if absent, else `1` and the value as a string |
+//! | 1 | statuses wanted, a bit each: running `0x1`, retrying `0x2`, successful `0x4`, failed `0x8`; `0` for no status filter |
+//! | 1 | triggers wanted, a bit each: scheduler `0x1`, event `0x2`, manual `0x4`; `0` for no trigger filter |
+//!
+//! The range, as given (a preset by name, not its resolution: the cursor of
+//! "last 30 minutes" keeps working as time moves):
+//!
+//! | tag (1 byte) | then |
+//! |---:|------|
+//! | `1` preset | its name as a string (`last-30m`, `today`, …: [`Preset::name`](crate::Preset::name)) |
+//! | `2` last `d` | whole seconds of `d` (u64), then its nanoseconds past them (u32) |
+//! | `3` custom | start, then end (i64 µs each) |
+//! | `4` saved preset | its name as a string |
+//!
+//! Equality filters and words are sets (the order they were given in
+//! does not matter), hence the canonical order. The limit, the cursor
+//! itself and count buckets are not part of a query's fingerprint.
+//!
+//! Changes: earlier builds hashed the filters with an internal hasher and
+//! the range through its derived `Hash`. A cursor they issued is refused
+//! with [`Error::CursorMismatch`] (a typed error, once: the query's first
+//! page, asked again, gives cursors of this encoding).
 
 use std::fmt;
 use std::str::FromStr;

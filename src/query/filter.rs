@@ -2,17 +2,16 @@
 //! candidate records, and confirmed against each record read.
 
 use std::borrow::Cow;
-use std::hash::{Hash, Hasher};
 use std::path::Path;
 
 use roaring::RoaringBitmap;
 
 use crate::error::Result;
+use crate::index::IndexField;
 use crate::index::memory::MemIndex;
 use crate::index::postings::{Conj, Postings};
 use crate::index::tokenizer::{MAX_WORD_BYTES, for_each_word, matches_all, sigma_spellings};
-use crate::index::{FxHasher, IndexField};
-use crate::query::Query;
+use crate::query::{Query, fingerprint};
 use crate::record::{Field, Level, LogRecord};
 use crate::segment::INDEX_EXT;
 use crate::segment::format::DecodeError;
@@ -111,27 +110,16 @@ impl Filter {
         self.levels & (1 << code) != 0
     }
 
-    /// A stable hash of the filters and of `range` as given, carried by cursors.
+    /// The fingerprint of the filters and of `range` as given, carried by
+    /// cursors (its encoding is documented in [`cursor`](super::cursor)).
     pub(crate) fn fingerprint(&self, range: &RangeSpec) -> u64 {
-        let mut h = FxHasher::default();
-        // The range as given: a relative preset's cursor keeps working as
-        // time moves, a cursor of another range is refused.
-        range.hash(&mut h);
-        for (f, _, v) in &self.exact {
-            h.write(f.name().as_bytes());
-            h.write_u8(0);
-            h.write(v.as_bytes());
-            h.write_u8(0);
-        }
-        h.write_u8(self.levels);
-        for w in &self.words {
-            h.write(w.as_bytes());
-            h.write_u8(0);
-        }
-        if self.include_superseded {
-            h.write_u8(0xA5);
-        }
-        h.finish()
+        fingerprint::logs(
+            range,
+            self.levels,
+            self.include_superseded,
+            self.exact.iter().map(|(f, _, v)| (*f, v.as_str())),
+            &self.words,
+        )
     }
 
     /// Whether `r` matches every filter.

@@ -2,13 +2,11 @@
 //! ([`RunPage`], [`RunCounts`]), and how it is found in a [`RunTable`].
 
 use std::fmt;
-use std::hash::Hasher;
 use std::str::FromStr;
 
 use roaring::RoaringBitmap;
 
 use crate::error::{Error, Result};
-use crate::index::FxHasher;
 use crate::query::cursor::{decode_b64, encode_b64};
 use crate::record::{MAX_JOB_ID_BYTES, Text};
 use crate::runs::table::{Part, RunTable};
@@ -157,30 +155,10 @@ impl RunQuery {
             && self.wants_trigger(run.trigger)
     }
 
-    /// A stable hash of the filters and the range as given, carried by cursors.
+    /// The fingerprint of the filters and the range as given, carried by
+    /// cursors (its encoding is documented in [`cursor`](crate::query::cursor)).
     pub(crate) fn fingerprint(&self) -> u64 {
-        let mut h = FxHasher::default();
-        for f in [
-            &self.flow,
-            &self.env,
-            &self.app,
-            &self.version,
-            &self.job_id,
-        ] {
-            match f {
-                Some(v) => {
-                    h.write_u8(1);
-                    h.write(v.as_bytes());
-                    h.write_u8(0);
-                }
-                None => h.write_u8(0),
-            }
-        }
-        h.write_u8(self.statuses);
-        h.write_u8(self.triggers);
-        // The range as given (see `Filter::fingerprint`).
-        std::hash::Hash::hash(&self.range, &mut h);
-        h.finish()
+        crate::query::fingerprint::runs(self)
     }
 
     /// The candidates of `part` by its bitmaps; `None`: every run.
@@ -277,7 +255,7 @@ impl RunCounts {
 /// query's filters or range.
 ///
 /// Text form: URL-safe base64 of: `R` (1 byte), fingerprint of the filters
-/// and range (8),
+/// and range (8; its encoding is documented in `src/query/cursor.rs`),
 /// range start and end (8 + 8, µs), the last run's trigger time (8) and
 /// job ID (1-byte length, then the bytes), CRC32 of all before (4).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
