@@ -337,14 +337,14 @@ impl Dict {
     /// `false`, and nothing added, if it is not or there is no such term.
     #[inline]
     pub(crate) fn add_if_term(&mut self, id: u32, term: &[u8], ord: u32) -> bool {
-        let Some(e) = self.entries.get_mut(id as usize) else {
-            return false;
-        };
-        if e.len as usize != term.len() || term.len() > INLINE || e.key[..term.len()] != *term {
-            return false;
+        let same = self
+            .entries
+            .get(id as usize)
+            .is_some_and(|e| e.len as usize == term.len() && self.key(e) == term);
+        if same {
+            self.entries[id as usize].postings.add(ord);
         }
-        e.postings.add(ord);
-        true
+        same
     }
 
     /// Add ordinal `ord` to the postings of `term`; returns the term's ID.

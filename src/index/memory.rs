@@ -206,11 +206,18 @@ mod tests {
         #[test]
         fn exact_terms_are_indexed_exactly(
             records in proptest::collection::vec(
-                (0..4usize, 0..3usize, 0..3usize, 0..2usize, 0..3usize, 0..3usize, 0..4u8),
+                (0..5usize, 0..5usize, 0..3usize, 0..2usize, 0..5usize, 0..5usize, 0..4u8),
                 1..80,
             ),
         ) {
-            const VALUES: [&str; 4] = ["a", "b", "", "ccccccccccccccccccccccccccccccc"];
+            // Two values longer than a key kept inline, of the same length.
+            const VALUES: [&str; 5] = [
+                "a",
+                "b",
+                "",
+                "ccccccccccccccccccccccccccccccc",
+                "cccccccccccccccccccccccccccccca",
+            ];
             let mut ix = MemIndex::default();
             let mut want: std::collections::BTreeMap<(IndexField, Vec<u8>), Vec<u32>> =
                 Default::default();
