@@ -23,7 +23,7 @@ use crate::record::Text;
 use crate::record::{LogRecord, RecordId, SegmentId, StoredRecord};
 use crate::runs::RetryPolicy;
 use crate::runs::ledger::{Ledger, Replay};
-use crate::segment::cuts::{CUTS_FILE, Cuts};
+use crate::segment::cuts::{CUTS_FILE, Cut, Cuts};
 use crate::segment::format;
 use crate::segment::reader::{SealedSegment, SegView};
 use crate::segment::recovery::{self, Damage, Recovered, VerifyReport};
@@ -96,8 +96,8 @@ pub(crate) struct ProjectInner {
     /// Files in the project's directories that runlog did not make: left
     /// alone (never read, never deleted), reported by `foreign_files`.
     foreign: Mutex<std::collections::BTreeSet<PathBuf>>,
-    /// The count of cuts of active segments and journals (see
-    /// `segment::cuts`): a reader reads them again when it moved.
+    /// The count and log of cuts of active segments and journals (see
+    /// `segment::cuts`): a reader forgets what was cut when it moved.
     cuts: Cuts,
     /// Read-only stores: serializes looks at the writer's files.
     looking: Mutex<()>,
@@ -106,7 +106,7 @@ pub(crate) struct ProjectInner {
 /// Whether `name`, in a project's directory, is one of runlog's own
 /// entries other than a segment: an index (finished or half-written), the
 /// presets file (or its temporary), the run journal directory, the cut
-/// counter.
+/// log.
 fn is_own_entry(name: &std::ffi::OsStr) -> bool {
     name == PRESETS_FILE
         || name == CUTS_FILE
@@ -132,7 +132,7 @@ struct State {
     next_check: i64,
     /// Read-only stores: the directory's mtime at the last listing, and when we listed.
     listed: Option<(SystemTime, SystemTime)>,
-    /// Read-only stores: the cut counter when the active segments were
+    /// Read-only stores: the cut count when the active segments were
     /// last read.
     cuts_seen: u64,
     /// Bumped whenever a segment is added, sealed or removed.
@@ -404,19 +404,22 @@ impl ProjectInner {
             return Ok(());
         }
         let first_kept = self.first_kept_partition(self.now());
-        // The writer counts every cut of an active segment or a journal
-        // after making it (see `segment::cuts`). What a look reads while
-        // the count stays what it was at the last look is kept; when the
-        // count moved since, or moves during the look, the active segments
-        // and the journals are read again from their start.
+        // The writer records every cut of an active segment or a journal
+        // in the cut log after making it, and then moves the count (see
+        // `segment::cuts`). What a look reads while the count stays what
+        // it was at the last look is kept; when the count moved since, or
+        // moves during the look, what the cuts since cut is forgotten
+        // (everything, when the log cannot tell) and read again.
         // One look at a time: two at once could each rebuild the hidden
         // attempts from a different replay of the journals.
         let _looking = self.looking.lock();
         let seen = self.state.read().cuts_seen;
         let mut before = self.cuts.read()?;
-        let mut again = before != seen;
+        let mut cuts = self.cuts.since(seen, before)?;
         for pass in 1..=MAX_REREADS {
-            let replay = self.runs.refresh(first_kept, again)?;
+            let everything = cuts.contains(&Cut::Any);
+            let journals = everything || cuts.iter().any(|c| matches!(c, Cut::Journal { .. }));
+            let replay = self.runs.refresh(first_kept, journals)?;
             if replay.full {
                 *self.hidden.lock() = Hidden::default();
             }
@@ -425,8 +428,10 @@ impl ProjectInner {
                 .and_then(|m| m.modified())
                 .map_err(Error::io("stat", &self.dir))?;
             let mut st = self.state.write();
-            if again {
+            if everything {
                 self.reset_active(&mut st);
+            } else {
+                self.apply_cuts(&mut st, &cuts);
             }
             let relist = match st.listed {
                 None => true,
@@ -458,7 +463,7 @@ impl ProjectInner {
                 // Kept: when the count moved during this last pass, what it
                 // read may hold bytes cut meanwhile, as a look during a
                 // batch in flight may; `cuts_seen` then stays behind, so
-                // the next look reads everything again.
+                // the next look forgets what those cuts cut.
                 st.cuts_seen = before;
                 if after == before {
                     // (Damage in bytes that were then cut was no damage.)
@@ -466,10 +471,40 @@ impl ProjectInner {
                 }
                 return Ok(());
             }
+            cuts = self.cuts.since(before, after)?;
             before = after;
-            again = true;
         }
         Ok(())
+    }
+
+    /// A reader: forget what `cuts` (of segments, none of anything) cut
+    /// of the active segments read.
+    fn apply_cuts(&self, st: &mut State, cuts: &[Cut]) {
+        for cut in cuts {
+            let (id, salt, ordinal) = match *cut {
+                Cut::Segment {
+                    id, salt, ordinal, ..
+                } => (id, salt, ordinal),
+                Cut::Removed { id, salt } => (id, salt, 0),
+                Cut::Any | Cut::Journal { .. } => continue,
+            };
+            let forgot = match (st.segments.get_mut(&id), cut) {
+                (Some(Slot::Active(seg)), Cut::Segment { offset, .. }) if seg.salt() == salt => {
+                    seg.trim(*offset, ordinal)
+                }
+                (Some(Slot::Active(seg)), Cut::Removed { .. }) if seg.salt() == salt => {
+                    st.segments.remove(&id);
+                    st.listed = None;
+                    true
+                }
+                // Not read (or another file of that ID): nothing to forget.
+                _ => false,
+            };
+            if forgot {
+                self.hidden.lock().retain(|s| s != id, 0);
+                st.epoch += 1;
+            }
+        }
     }
 
     /// A reader: forget every active segment (the writer cut one back, or

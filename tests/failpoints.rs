@@ -24,7 +24,8 @@
 //! | `segment::seal::sync` | `ActiveSegment::seal` | failed `fsync` of the index |
 //! | `segment::seal::rename_index` | `ActiveSegment::seal` | failed rename `.idx.tmp` → `.idx` |
 //! | `segment::seal::rename` | `ActiveSegment::seal` | failed rename `.wal` → `.seg` |
-//! | `segment::cuts` | `Cuts::bump` (before an active segment is cut back) | failed write of the cut counter |
+//! | `segment::cuts` | `Cuts::record` (after an active segment or a run journal is cut back) | failed write of the cut count |
+//! | `segment::cuts::log` | `Cuts::record` | failed write of the cut's entry in the cut log |
 //! | `journal::append` | `JournalFile::write` | short write of a run-journal frame |
 //! | `journal::written` | `Ledger::write_event` (`Always`), between the write and the `fsync` | none: a place to `pause` |
 //! | `journal::sync` | `Ledger::record` (`Always`), `Ledger::sync` (`Project::sync`) | failed `fsync` |
@@ -872,7 +873,7 @@ fn sync_reports_a_marker_still_deferred() {
 /// writer then cut back (a later segment's write failed: all or nothing)
 /// forgets them, even once the writer has appended more bytes than it cut
 /// (so the file is no shorter than what the reader read). The writer
-/// counts each cut in the project's `cuts` file before making it.
+/// records each cut in the project's `cuts` file after making it.
 #[test]
 fn a_reader_forgets_frames_the_writer_cut_back() {
     let _fp = FailScenario::setup();
@@ -953,9 +954,9 @@ fn a_reader_forgets_frames_the_writer_cut_back() {
     assert!(reader.damage().is_empty(), "{:?}", reader.damage());
 }
 
-/// When the cut counter cannot be written, the writer still cuts the
+/// When the cut count cannot be written, the writer still cuts the
 /// abandoned frames and reports the append's own error; it goes on
-/// appending (the counter matters to live readers only).
+/// appending (the count matters to live readers only).
 #[test]
 fn a_failed_cut_count_still_cuts() {
     let _fp = FailScenario::setup();

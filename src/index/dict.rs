@@ -430,6 +430,15 @@ impl Dict {
         self.slots = slots;
     }
 
+    /// Forget ordinals from `k` on (a reader: the writer cut them back).
+    /// Terms left with no ordinal stay, with empty postings (an index
+    /// written from this one leaves them out).
+    pub(crate) fn truncate(&mut self, k: u32) {
+        for e in &mut self.entries {
+            e.postings.truncate(k);
+        }
+    }
+
     /// The postings of `term`.
     pub(crate) fn get(&self, term: &[u8]) -> Option<&Postings> {
         let id = self.find(&Key::new(term)).ok()?;

@@ -129,6 +129,13 @@ impl MemIndex {
         }
     }
 
+    /// Forget ordinals from `k` on (a reader: the writer cut them back).
+    pub(crate) fn truncate(&mut self, k: u32) {
+        for d in &mut self.dicts {
+            d.truncate(k);
+        }
+    }
+
     /// The dictionary of `field`.
     pub(crate) fn dict(&self, field: IndexField) -> &Dict {
         &self.dicts[field.slot()]

@@ -104,6 +104,19 @@ impl Postings {
         }
     }
 
+    /// Keep only the values below `k` (a reader forgetting the records
+    /// from ordinal `k` on, which the writer cut back).
+    pub(crate) fn truncate(&mut self, k: u32) {
+        let keep = self.as_slice().partition_point(|&x| x < k);
+        match &mut self.0 {
+            Repr::Inline { len, .. } => *len = keep as u32,
+            Repr::Heap { last, values } => {
+                values.truncate(keep);
+                *last = values.last().copied().unwrap_or(0);
+            }
+        }
+    }
+
     #[cfg(test)]
     pub(crate) fn from_sorted(v: Vec<u32>) -> Self {
         Postings::from_vec(v)
@@ -271,6 +284,21 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn truncate_keeps_the_values_below() {
+        for n in [0u32, 3, 6, 7, 40] {
+            for k in 0..=n + 1 {
+                let mut p = Postings::default();
+                (0..n).for_each(|x| p.add(x * 2));
+                p.truncate(k);
+                let want: Vec<u32> = (0..n).map(|x| x * 2).filter(|&x| x < k).collect();
+                assert_eq!(p.as_slice(), want, "n {n} k {k}");
+                p.add(k.max(want.last().map_or(0, |l| l + 1)));
+                assert_eq!(p.len(), want.len() + 1, "appends go on after a truncate");
+            }
+        }
+    }
 
     proptest! {
         #[test]

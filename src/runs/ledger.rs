@@ -15,7 +15,7 @@ use crate::runs::journal::{
     self, Event, HEADER_LEN, JournalFile, JournalHeader, journal_path, parse_journal_name,
 };
 use crate::runs::table::{RunTable, Superseding};
-use crate::segment::cuts::Cuts;
+use crate::segment::cuts::{Cut, Cuts};
 use crate::segment::recovery::Damage;
 
 /// Most journal files kept open at once; others are reopened on use.
@@ -31,8 +31,8 @@ pub(crate) struct Ledger {
     state: RwLock<LedgerState>,
     /// Serializes syncs (see `ProjectInner::syncing`).
     syncing: Mutex<()>,
-    /// The project's cut counter (writer): bumped after a journal is cut
-    /// back past a whole frame, which a reader may have replayed.
+    /// The project's cut log (writer): a journal cut back past a whole
+    /// frame, which a reader may have replayed, is recorded there.
     cuts: Option<Cuts>,
 }
 
@@ -69,7 +69,7 @@ pub(crate) struct Replay {
 impl Ledger {
     /// Open the journal in `project_dir/runs`: recover every file (a writer
     /// cuts torn tails) and replay it.
-    /// `cuts` is the project's cut counter (`None` in a read-only store).
+    /// `cuts` is the project's cut log (`None` in a read-only store).
     pub(crate) fn open(
         project_dir: &Path,
         read_only: bool,
@@ -384,11 +384,16 @@ impl Ledger {
             });
             if let Err(e) = synced {
                 // The frame is whole, so a reader may have replayed it: the
-                // cut is counted (a short write in `f.write` cuts a torn
+                // cut is recorded (a short write in `f.write` cuts a torn
                 // frame, which no reader replays).
                 let _ = f.handle(false).map(|h| h.set_len(f.end));
                 if let Some(cuts) = &self.cuts {
-                    let _ = cuts.bump();
+                    let _ = cuts.record(Cut::Journal {
+                        partition: key.0,
+                        generation: key.1,
+                        salt: f.header.salt,
+                        offset: f.end,
+                    });
                 }
                 let path = f.path.clone();
                 return Err(self.poison(st, path, e));

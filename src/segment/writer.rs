@@ -14,7 +14,7 @@ use crate::index::disk as index_file;
 use crate::index::memory::MemIndex;
 use crate::mmap::Map;
 use crate::record::{LogRecord, SegmentId};
-use crate::segment::cuts::Cuts;
+use crate::segment::cuts::{Cut, Cuts};
 use crate::segment::format::{self, HEADER_LEN, MISSING, ScannedFrame, SealTables, SegmentHeader};
 use crate::segment::reader::{Bytes, SegView, Tables};
 use crate::segment::{ACTIVE_EXT, INDEX_EXT, SEALED_EXT, TMP_INDEX_EXT, segment_path};
@@ -49,14 +49,15 @@ pub(crate) struct ActiveSegment {
     salt: u64,
     /// Opened by a read-only store: another process writes the file.
     read_only: bool,
-    /// The writer's cut counter, bumped after a cut of a whole frame of
-    /// this file (`None` in a read-only store, which never cuts).
+    /// The writer's cut log, where a cut of a whole frame of this file is
+    /// recorded after it is made (`None` in a read-only store, which never
+    /// cuts).
     cuts: Option<Cuts>,
 }
 
 impl ActiveSegment {
     /// Create segment `id` in `dir`: write and sync its header, sync the
-    /// directory. Cuts of the file are counted in `cuts`.
+    /// directory. Cuts of the file are recorded in `cuts`.
     pub(crate) fn create(
         dir: &Path,
         id: SegmentId,
@@ -84,7 +85,7 @@ impl ActiveSegment {
             // A reader may have listed the file: removing it is a cut (the
             // next file of this ID gets another salt).
             if fs::remove_file(&path).is_ok() {
-                let _ = cuts.bump();
+                let _ = cuts.record(Cut::Removed { id, salt });
             }
             return Err(e);
         }
@@ -104,7 +105,7 @@ impl ActiveSegment {
         Ok(seg)
     }
 
-    /// Count cuts of the file in `cuts` (a writer's segment found at open).
+    /// Record cuts of the file in `cuts` (a writer's segment found at open).
     pub(crate) fn set_cuts(&mut self, cuts: Cuts) {
         self.cuts = Some(cuts);
     }
@@ -275,9 +276,9 @@ impl ActiveSegment {
     }
 
     /// Cut the file back to `end`; then, if a whole frame was cut (which a
-    /// reader in another process may have read as a record), count the
-    /// cut, so that such a reader reads the segment again (see
-    /// [`cuts`](crate::segment::cuts)). Nothing past `end` is nothing to
+    /// reader in another process may have read as a record), record where
+    /// (`end`, and the next ordinal), so that such a reader forgets what it
+    /// read from there (see [`cuts`](crate::segment::cuts)). Nothing past `end` is nothing to
     /// cut; a torn frame or a seal block is no record to any reader.
     fn cut_back(&self) -> Result<()> {
         let len = self
@@ -293,7 +294,12 @@ impl ActiveSegment {
             .set_len(self.end)
             .map_err(Error::io("truncate", &self.path))?;
         match &self.cuts {
-            Some(cuts) if whole => cuts.bump(),
+            Some(cuts) if whole => cuts.record(Cut::Segment {
+                id: self.id,
+                salt: self.salt,
+                offset: self.end,
+                ordinal: self.next_ordinal(),
+            }),
             _ => Ok(()),
         }
     }
@@ -415,7 +421,7 @@ impl ActiveSegment {
         }
         let mut buf = vec![0u8; (len - self.end) as usize];
         // The writer may cut the file meanwhile: scan what is there (the
-        // caller checks the cut counter afterwards).
+        // caller checks the cut count afterwards).
         let got = crate::fs::read_up_to_at(&self.file, &mut buf, self.end)
             .map_err(Error::io("read", &self.path))?;
         buf.truncate(got);
@@ -424,6 +430,44 @@ impl ActiveSegment {
         self.add_frames(&scan.frames, &buf, self.end);
         self.end = scan.end;
         Ok(scan.damage)
+    }
+
+    /// In a read-only store: forget the frames from byte `offset` and
+    /// ordinal `ordinal` on, which the writer cut back (see
+    /// [`cuts`](crate::segment::cuts)), so that the next
+    /// [`refresh`](Self::refresh) reads on from there. Returns whether
+    /// anything read was forgotten. Should what was read not fit the cut
+    /// (no frame boundary there), every frame is forgotten.
+    pub(crate) fn trim(&mut self, offset: u64, ordinal: u32) -> bool {
+        let k = ordinal as usize;
+        if self.end <= offset && self.offsets.len() <= k {
+            // Nothing read from there on.
+            return false;
+        }
+        let fits = k <= self.offsets.len()
+            && offset >= HEADER_LEN as u64
+            && offset <= self.end
+            && self.offsets[..k]
+                .iter()
+                .rfind(|&&o| o != MISSING)
+                .is_none_or(|&o| u64::from(o) < offset)
+            && self
+                .offsets
+                .get(k)
+                .is_none_or(|&o| o != MISSING && u64::from(o) == offset);
+        if !fits {
+            self.reset();
+            return true;
+        }
+        self.offsets.truncate(k);
+        self.times.truncate(k);
+        self.prefix_max.truncate(k);
+        self.order.retain(|&o| o < ordinal);
+        self.late.clear();
+        self.index.truncate(ordinal);
+        *self.map.get_mut() = None;
+        self.end = offset;
+        true
     }
 
     /// In a read-only store: forget every frame read, so that the next
