@@ -38,6 +38,8 @@ const PRESETS_FILE: &str = "presets";
 /// How many times a reader reads the active segments again in one look
 /// when the writer cut one back meanwhile.
 const MAX_REREADS: u32 = 3;
+/// Most cuts a reader keeps for its followers (see [`State::rewinds`]).
+const MAX_REWINDS: usize = 4096;
 /// Whether `name` is a segment's file with extension `ext` (`<segment>.<ext>`).
 fn is_segment_file(name: &std::ffi::OsStr, ext: &str) -> bool {
     name.to_str()
@@ -135,6 +137,12 @@ struct State {
     /// Read-only stores: the cut count when the active segments were
     /// last read.
     cuts_seen: u64,
+    /// Read-only stores: the segment cuts applied, as (segment, first
+    /// ordinal cut), for followers to move back to (the last
+    /// [`MAX_REWINDS`]); `rewinds_base` is the number of cuts dropped
+    /// before the first one kept.
+    rewinds: std::collections::VecDeque<(SegmentId, u32)>,
+    rewinds_base: u64,
     /// Bumped whenever a segment is added, sealed or removed.
     epoch: u64,
 }
@@ -478,7 +486,7 @@ impl ProjectInner {
     }
 
     /// A reader: forget what `cuts` (of segments, none of anything) cut
-    /// of the active segments read.
+    /// of the active segments read, and note them for followers.
     fn apply_cuts(&self, st: &mut State, cuts: &[Cut]) {
         for cut in cuts {
             let (id, salt, ordinal) = match *cut {
@@ -504,6 +512,13 @@ impl ProjectInner {
                 self.hidden.lock().retain(|s| s != id, 0);
                 st.epoch += 1;
             }
+            // Followers may have passed the cut even if this reader has
+            // read the segment again since.
+            if st.rewinds.len() == MAX_REWINDS {
+                st.rewinds.pop_front();
+                st.rewinds_base += 1;
+            }
+            st.rewinds.push_back((id, ordinal));
         }
     }
 
@@ -1466,30 +1481,48 @@ impl ProjectInner {
     }
 
     /// Where a follower starts: the next ordinal of every active segment;
-    /// [`FOLLOWED`] for sealed ones, which never change (not even mapped).
-    pub(crate) fn watermarks(&self) -> Result<HashMap<SegmentId, u32>> {
+    /// [`FOLLOWED`] for sealed ones, which never change (not even mapped);
+    /// and (read-only stores) the number of segment cuts applied so far.
+    pub(crate) fn watermarks(&self) -> Result<(HashMap<SegmentId, u32>, u64)> {
         self.refresh()?;
         let st = self.state.read();
-        Ok(st
+        let marks = st
             .segments
             .iter()
             .map(|(id, slot)| match slot {
                 Slot::Active(seg) => (*id, seg.next_ordinal()),
                 _ => (*id, FOLLOWED),
             })
-            .collect())
+            .collect();
+        Ok((marks, st.rewinds_base + st.rewinds.len() as u64))
     }
 
     /// Records matching `filter` appended since `seen` (moved forward),
-    /// oldest first.
+    /// oldest first. In a read-only store, `seen` first moves back to the
+    /// first ordinal of each cut applied since cut number `rewound` (then
+    /// moved to the number applied now): the records written in place of
+    /// the cut ones are delivered.
     pub(crate) fn appended_since(
         &self,
         seen: &mut HashMap<SegmentId, u32>,
+        rewound: &mut u64,
         filter: &Filter,
     ) -> Result<Vec<StoredRecord>> {
         self.refresh()?;
         let horizon = self.horizon(self.now());
         let st = self.state.read();
+        // Cuts dropped before the follower saw them (more than
+        // MAX_REWINDS since its last look) cannot move it back.
+        let kept = usize::try_from(rewound.saturating_sub(st.rewinds_base)).unwrap_or(usize::MAX);
+        for &(id, first_cut) in st.rewinds.iter().skip(kept) {
+            if let Some(at) = seen.get_mut(&id)
+                && *at != FOLLOWED
+                && *at > first_cut
+            {
+                *at = first_cut;
+            }
+        }
+        *rewound = st.rewinds_base + st.rewinds.len() as u64;
         let mut out = Vec::new();
         for (id, slot) in &st.segments {
             let from = seen.get(id).copied().unwrap_or(0);

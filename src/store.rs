@@ -151,12 +151,23 @@ impl Store {
     /// or a run event whose `fsync` is still in progress. Should that batch
     /// fail (it stores all or nothing) or that `fsync` fail, the writer
     /// cuts them back, and the next read no longer shows them: the writer
-    /// counts every cut in the project's `cuts` file, and a reader that
-    /// sees the count move reads the active segments and run journals
-    /// again. A [`Follow`](crate::Follow) that already delivered such a
-    /// record cannot take it back, and it may miss records the writer then
-    /// appends in their place (a follow counts a segment's records by
-    /// position).
+    /// records every cut in the project's `cuts` file (which segment or
+    /// journal, and from which byte and record on) and then moves a count
+    /// there; a reader that sees the count move forgets what was cut and
+    /// reads on from there (a cut journal: it replays the journals again).
+    ///
+    /// A [`Follow`](crate::Follow) that already delivered such a record
+    /// cannot take it back. It counts a segment's records by position, and
+    /// the writer appends its next records at the positions cut: the
+    /// follow moves back to the first position cut and delivers those
+    /// records, each once. It may deliver a record twice in one rare case,
+    /// a look during which the count moved at each of its three reads
+    /// (the count keeps moving while every write fails). When a reader
+    /// cannot tell what was cut (the writer crashed between a cut and its
+    /// record, or is of a version before the cut log, or the log is
+    /// corrupt), it reads every active segment and journal again, and a
+    /// follow may then miss the records written in place of cut ones, as
+    /// it does after more than 4096 cuts between two of its looks.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store> {
         StoreOptions::new().open_read_only(dir)
     }

@@ -3,7 +3,8 @@
 //! left only a torn frame is no cut to count), and it reads a segment the
 //! writer removed after a failed creation and made again (another salt).
 //! A batch read in flight and then cut back: the reader forgets only what
-//! the cut log says was cut, and a reader whose cut log lost the entry reads
+//! the cut log says was cut, a follower delivers the records written in
+//! place of the cut ones, and a reader whose cut log lost the entry reads
 //! everything again. A retried directory creation syncs its parent. Needs
 //! the `failpoints` feature (`cargo test --all-features`); no test sleeps
 //! (the clock is a `ManualClock`, follows wait for nothing).
@@ -314,11 +315,14 @@ impl CutScene {
     }
 }
 
-/// A reader that read records of a batch the writer then cut back
-/// forgets them and shows exactly what was acknowledged after; it forgets
-/// only what was cut: it does not read the other segments again.
+/// A follower in a read-only store that delivered records of a batch the
+/// writer then cut back moves back to the first ordinal cut, and delivers
+/// every record acknowledged after the cut exactly once (the ones written
+/// in place of the cut ones included; the cut ones it delivered before
+/// stay delivered). The reader forgets only what was cut: it does not
+/// read the other segments again.
 #[test]
-fn a_reader_forgets_only_what_was_cut() {
+fn a_follower_delivers_the_records_written_in_place_of_cut_ones() {
     use runlog::Level;
     let _fp = FailScenario::setup();
     let mut s = cut_scene(Log::Intact);
@@ -341,11 +345,24 @@ fn a_reader_forgets_only_what_was_cut() {
         r(at(3), Level::Warn, "delta"),
         r(at(3), Level::Info, "delta three"),
     ]);
+    let mut delivered = s.follow.next_batch(Duration::ZERO).unwrap();
     s.append(&[
         r(at(3), Level::Info, "epsilon"),
         r(at(2), Level::Info, "zeta"),
     ]);
+    delivered.extend(s.follow.next_batch(Duration::ZERO).unwrap());
+    assert!(s.follow.next_batch(Duration::ZERO).unwrap().is_empty());
 
+    let mut got: Vec<_> = delivered.iter().map(|d| (d.id, d.record.clone())).collect();
+    got.sort_by_key(|(id, _)| *id);
+    let mut want = s.acked.clone();
+    want.sort_by_key(|(id, _)| *id);
+    assert_eq!(got, want, "every record acknowledged after the cut, once");
+    let cut_ids: Vec<runlog::RecordId> = s.before_cut.iter().map(|d| d.id).collect();
+    assert!(
+        got.iter().filter(|(id, _)| cut_ids.contains(id)).count() == 2,
+        "the records in place of the cut ones: {got:?}"
+    );
     // The reader did not read `at(1)` again: it still counts the record
     // damaged since (a fresh reader skips it).
     let all_time = Query::new().all_time();

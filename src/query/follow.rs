@@ -22,6 +22,12 @@ const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
 /// Each record is returned exactly once, including records that arrive
 /// late or in a new segment; each batch is sorted oldest first.
 ///
+/// In a read-only store, a record of a batch the writer then cut back
+/// (the batch failed) may be returned before the cut, and is not taken
+/// back; the records the writer appends in place of cut ones are returned
+/// (see [`Store::open_read_only`](crate::Store::open_read_only) for the
+/// rare exceptions).
+///
 /// Records of attempts already superseded by a successful retry when they
 /// are read are left out (unless the query
 /// [includes them](Query::include_superseded)); a record returned before
@@ -46,17 +52,21 @@ pub struct Follow {
     project: Project,
     filter: Filter,
     seen: HashMap<SegmentId, u32>,
+    /// The number of segment cuts the project had applied at the last
+    /// look (read-only stores; see `ProjectInner::appended_since`).
+    rewound: u64,
     interval: Option<Duration>,
     last_batch: Option<Instant>,
 }
 
 impl Follow {
     pub(crate) fn new(project: Project, q: &Query) -> Result<Follow> {
-        let seen = project.inner.watermarks()?;
+        let (seen, rewound) = project.inner.watermarks()?;
         Ok(Follow {
             project,
             filter: Filter::new(q),
             seen,
+            rewound,
             interval: None,
             last_batch: None,
         })
@@ -88,7 +98,7 @@ impl Follow {
         loop {
             // Read the generation first: an append after this point wakes the wait below.
             let generation = inner.append_generation();
-            let batch = inner.appended_since(&mut self.seen, &self.filter)?;
+            let batch = inner.appended_since(&mut self.seen, &mut self.rewound, &self.filter)?;
             let now = Instant::now();
             if !batch.is_empty() || now >= deadline {
                 self.last_batch = Some(now);
