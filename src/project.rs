@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
@@ -103,6 +104,9 @@ pub(crate) struct ProjectInner {
     cuts: Cuts,
     /// Read-only stores: serializes looks at the writer's files.
     looking: Mutex<()>,
+    /// Read-only stores: `State::cuts_seen`, readable while the state is
+    /// locked.
+    cuts_seen: AtomicU64,
 }
 
 /// Whether `name`, in a project's directory, is one of runlog's own
@@ -238,6 +242,7 @@ impl ProjectInner {
             foreign: Mutex::new(Default::default()),
             cuts,
             looking: Mutex::new(()),
+            cuts_seen: AtomicU64::new(0),
         };
         inner.absorb(replay);
         if read_only {
@@ -299,6 +304,27 @@ impl ProjectInner {
             .ok()
             .filter(|&p| self.partition_fits(p))
             .ok_or(Error::TimeOutOfRange { time: t })
+    }
+
+    /// [`note_damage`](Self::note_damage) for damage found reading a
+    /// record at an offset a look found earlier: in a read-only store,
+    /// unless the cut count moved since the look (the bytes read may have
+    /// been cut and written again: no damage; the next look reads them
+    /// again, and a read then finds real damage again).
+    pub(crate) fn note_read_damage(&self, d: Damage) {
+        if !self.cut_since_look() {
+            self.note_damage(d);
+        }
+    }
+
+    /// Whether this is a read-only store whose writer cut something since
+    /// the last look (or whose count cannot be read).
+    fn cut_since_look(&self) -> bool {
+        self.read_only
+            && self
+                .cuts
+                .read()
+                .map_or(true, |c| c != self.cuts_seen.load(Ordering::Acquire))
     }
 
     pub(crate) fn note_damage(&self, d: Damage) {
@@ -473,6 +499,7 @@ impl ProjectInner {
                 // batch in flight may; `cuts_seen` then stays behind, so
                 // the next look forgets what those cuts cut.
                 st.cuts_seen = before;
+                self.cuts_seen.store(before, Ordering::Release);
                 if after == before {
                     // (Damage in bytes that were then cut was no damage.)
                     damage.into_iter().for_each(|d| self.note_damage(d));
@@ -1066,10 +1093,10 @@ impl ProjectInner {
             return self.source(id, slot, indexed);
         }
         let mut src = self.source(id, slot, true)?;
-        let note = |d| self.note_damage(d);
+        let note = |d| self.note_read_damage(d);
         match hidden.of(&src, self.read_only, &note) {
             Ok(h) => src.hidden = h,
-            Err(e) => self.note_damage(Damage::from_error(src.view.path, &e)),
+            Err(e) => self.note_read_damage(Damage::from_error(src.view.path, &e)),
         }
         Some(src)
     }
@@ -1086,11 +1113,13 @@ impl ProjectInner {
         out: &mut dyn Collect,
     ) -> Result<bool> {
         self.refresh()?;
+        // Tests pause here, between a look and the reads it allows.
+        let _ = crate::fs::fault("project::looked");
         let from = range.from.max(self.horizon(self.now())).as_micros();
         let mut upper = upper.map_or((range.to.as_micros(), MIN_ID), |u| {
             u.min((range.to.as_micros(), MIN_ID))
         });
-        let note = |d| self.note_damage(d);
+        let note = |d| self.note_read_damage(d);
         let st = self.state.read();
         let mut slots = st.segments.iter().rev().peekable();
         while let Some((id, slot)) = slots.next() {
@@ -1120,7 +1149,7 @@ impl ProjectInner {
     pub(crate) fn count(&self, filter: &Filter, range: TimeRange, tally: &mut Tally) -> Result<()> {
         self.refresh()?;
         let (from, to) = (range.from.as_micros(), range.to.as_micros());
-        let note = |d| self.note_damage(d);
+        let note = |d| self.note_read_damage(d);
         let st = self.state.read();
         for (id, slot) in &st.segments {
             let (start, end) = self.partition_range(id.partition);
@@ -1135,21 +1164,31 @@ impl ProjectInner {
     }
 
     pub(crate) fn get(&self, id: RecordId) -> Result<Option<StoredRecord>> {
-        self.refresh()?;
-        let horizon = self.horizon(self.now());
-        let st = self.state.read();
-        let Some(slot) = st.segments.get(&id.segment) else {
-            return Ok(None);
-        };
-        let Some(view) = self.view(id.segment, slot) else {
-            return Ok(None);
-        };
-        if view.offset(id.ordinal).is_none() {
-            return Ok(None);
+        // A read-only store reads again after a look when the writer cut
+        // the bytes read meanwhile (see `note_read_damage`).
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.refresh()?;
+            let horizon = self.horizon(self.now());
+            let st = self.state.read();
+            let Some(slot) = st.segments.get(&id.segment) else {
+                return Ok(None);
+            };
+            let Some(view) = self.view(id.segment, slot) else {
+                return Ok(None);
+            };
+            if view.offset(id.ordinal).is_none() {
+                return Ok(None);
+            }
+            let mut rec = match view.read(id.ordinal, true) {
+                Ok(rec) => rec,
+                Err(_) if attempt < MAX_REREADS && self.cut_since_look() => continue,
+                Err(e) => return Err(e),
+            };
+            rec.superseded = self.hidden.lock().hides(&rec.record);
+            return Ok((rec.record.time >= horizon).then_some(rec));
         }
-        let mut rec = view.read(id.ordinal, true)?;
-        rec.superseded = self.hidden.lock().hides(&rec.record);
-        Ok((rec.record.time >= horizon).then_some(rec))
     }
 
     pub(crate) fn seal_due(&self) -> Result<()> {
@@ -1363,7 +1402,7 @@ impl ProjectInner {
         self.refresh()?;
         let from = self.horizon(self.now()).as_micros();
         let filter = Filter::job(job_id);
-        let note = |d| self.note_damage(d);
+        let note = |d| self.note_read_damage(d);
         let st = self.state.read();
         let candidates = self.job_segments(&st, job_hash(job_id.as_bytes()));
         // Newest segment first, each newest record first: usually the
@@ -1547,7 +1586,7 @@ impl ProjectInner {
                             out.push(rec)
                         }
                     }
-                    Err(e) => self.note_damage(Damage::from_error(view.path, &e)),
+                    Err(e) => self.note_read_damage(Damage::from_error(view.path, &e)),
                 }
             }
             let sealed = !matches!(slot, Slot::Active(_));

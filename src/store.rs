@@ -155,6 +155,8 @@ impl Store {
     /// journal, and from which byte and record on) and then moves a count
     /// there; a reader that sees the count move forgets what was cut and
     /// reads on from there (a cut journal: it replays the journals again).
+    /// A read racing a cut may miss records, but reports no damage for
+    /// bytes cut since its look.
     ///
     /// A [`Follow`](crate::Follow) that already delivered such a record
     /// cannot take it back. It counts a segment's records by position, and

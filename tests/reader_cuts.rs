@@ -4,7 +4,8 @@
 //! writer removed after a failed creation and made again (another salt).
 //! A batch read in flight and then cut back: the reader forgets only what
 //! the cut log says was cut, a follower delivers the records written in
-//! place of the cut ones, and a reader whose cut log lost the entry reads
+//! place of the cut ones, a query paused between its look and its reads
+//! reports no damage, and a reader whose cut log lost the entry reads
 //! everything again. A retried directory creation syncs its parent. Needs
 //! the `failpoints` feature (`cargo test --all-features`); no test sleeps
 //! (the clock is a `ManualClock`, follows wait for nothing).
@@ -404,4 +405,95 @@ fn a_reader_without_the_cuts_entry_reads_everything_again() {
             );
         }
     }
+}
+
+/// A query that read the offsets of frames in flight, then (paused between
+/// its look and its reads) finds them cut and other frames written there,
+/// reports no damage; the next query shows what was acknowledged.
+#[test]
+fn a_query_reading_bytes_cut_since_its_look_reports_no_damage() {
+    use runlog::Level;
+    let _fp = FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let store = open(dir.path(), &clock);
+    let p = store.project("p").unwrap();
+    p.append(&r(at(3), Level::Info, "first  record")).unwrap();
+    p.append(&r(at(2), Level::Info, "second record")).unwrap();
+    let seg = segment_of(&p, at(3));
+    let len_before = len(&seg);
+    let reader_store = options(&clock).open_read_only(dir.path()).unwrap();
+    let reader = reader_store.project("p").unwrap();
+    assert_eq!(reader.count(&Query::new().all_time()).unwrap().total, 2);
+
+    cfg("segment::append", "1*off->pause");
+    let writer = {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            p.append_batch(&[
+                r(at(3), Level::Error, "alpha  record"),
+                r(at(3), Level::Error, "alpha  record"),
+                r(at(3), Level::Error, "alpha  record"),
+                r(at(2), Level::Info, "beta   record"),
+                r(at(4), Level::Info, "gamma  record"),
+            ])
+        })
+    };
+    while len(&seg) == len_before {
+        std::thread::yield_now();
+    }
+    // The query looks (reading the frames in flight), then waits.
+    cfg("project::looked", "pause");
+    let query = {
+        let reader = reader.clone();
+        std::thread::spawn(move || {
+            reader
+                .query(&Query::new().all_time())
+                .map(|p| p.records.len())
+        })
+    };
+    // The writer fails, cuts, and writes other frames there.
+    cfg("segment::append", "return");
+    assert!(writer.join().unwrap().is_err());
+    fail::remove("segment::append");
+    let ids = p
+        .append_batch(&[
+            r(
+                at(3),
+                Level::Info,
+                "delta, much longer than any cut record was",
+            ),
+            r(
+                at(3),
+                Level::Info,
+                "delta, much longer than any cut record was",
+            ),
+            r(
+                at(3),
+                Level::Info,
+                "delta, much longer than any cut record was",
+            ),
+        ])
+        .unwrap();
+    cfg("project::looked", "off");
+    let shown = query.join().unwrap().unwrap();
+    fail::remove("project::looked");
+    eprintln!("the paused query showed {shown} records");
+    assert!(
+        reader.damage().is_empty(),
+        "false damage: {:?}",
+        reader.damage()
+    );
+    assert_eq!(
+        reader
+            .query(&Query::new().all_time())
+            .unwrap()
+            .records
+            .len(),
+        5
+    );
+    for id in ids {
+        assert!(reader.get(id).unwrap().is_some());
+    }
+    assert!(reader.damage().is_empty(), "{:?}", reader.damage());
 }
