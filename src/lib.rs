@@ -207,4 +207,25 @@ pub mod __fuzz {
     pub fn encode_presets(list: &[(String, SavedRange)]) -> Vec<u8> {
         crate::presets::encode(list)
     }
+
+    /// Decode `bytes` as a project's `cuts` file: the count, each valid
+    /// entry of the cut log (its number and its bytes as the writer would
+    /// encode it), and where the valid entries end.
+    pub fn cut_log(bytes: &[u8]) -> (u64, Vec<(u64, Vec<u8>)>, usize) {
+        let log = crate::segment::cuts::decode(bytes);
+        let entries = log
+            .entries
+            .iter()
+            .map(|(seq, cut)| (*seq, crate::segment::cuts::encode_entry(*seq, cut).to_vec()))
+            .collect();
+        (log.count, entries, log.end)
+    }
+
+    /// How many cuts, numbered `seen + 1 ..= count`, a reader learns from
+    /// the `cuts` file `bytes`; `None` when it cannot tell them all (it
+    /// then reads every active segment and journal again).
+    pub fn cuts_since(bytes: &[u8], seen: u64, count: u64) -> Option<usize> {
+        let cuts = crate::segment::cuts::since(bytes, seen, count);
+        (!cuts.contains(&crate::segment::cuts::Cut::Any)).then_some(cuts.len())
+    }
 }
