@@ -39,6 +39,8 @@ pub(crate) struct Source<'a> {
 
 impl Source<'_> {
     /// Whether ordinal `ord` holds a record of a superseded attempt.
+    /// (`#[inline]`: on every query's hot path; see `format::u32_at`.)
+    #[inline]
     pub(crate) fn is_hidden(&self, ord: u32) -> bool {
         self.hidden
             .as_ref()
