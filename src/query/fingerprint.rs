@@ -539,16 +539,7 @@ mod tests {
                 .flow("f")
                 .text("ab"),
         ];
-        for f in [
-            Field::JobId,
-            Field::Flow,
-            Field::Component,
-            Field::Action,
-            Field::Category,
-            Field::Env,
-            Field::App,
-            Field::Version,
-        ] {
+        for (_, f) in crate::index::IndexField::EXACT {
             qs.push(base().field(f, "x"));
         }
         for r in ranges() {
@@ -728,20 +719,10 @@ mod tests {
         text: &[String],
         superseded: bool,
     ) -> Query {
-        const FIELDS: [Field; 8] = [
-            Field::JobId,
-            Field::Flow,
-            Field::Component,
-            Field::Action,
-            Field::Category,
-            Field::Env,
-            Field::App,
-            Field::Version,
-        ];
         let mut q = Query::new().levels(levels).include_superseded(superseded);
         q.range = range;
         for (f, v) in exact {
-            q = q.field(FIELDS[*f], v.clone());
+            q = q.field(crate::index::IndexField::EXACT[*f].1, v.clone());
         }
         for t in text {
             q = q.text(t);

@@ -89,6 +89,7 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::record::SegmentId;
+use crate::segment::format::{u32_at, u64_at};
 
 /// The name of the cut log's file in a project directory.
 pub(crate) const CUTS_FILE: &str = "cuts";
@@ -176,16 +177,6 @@ pub(crate) fn encode_entry(seq: u64, cut: &Cut) -> [u8; ENTRY_LEN] {
     let crc = crc32fast::hash(&b[..40]);
     b[40..44].copy_from_slice(&crc.to_le_bytes());
     b
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(w)
 }
 
 /// Entry `b` (exactly [`ENTRY_LEN`] bytes): its number and cut, or `None`
