@@ -10,6 +10,10 @@
 //!   records are within retention.
 //!   - `fresh_100k`: a new store per iteration, 100,000 records into it.
 //!   - `fresh_100k_no_late`: the same without late records.
+//!   - `engine_*`: the same appends with the in-memory index step skipped
+//!     (`StoreOptions::__without_index`, hidden): the storage engine alone,
+//!     checks, partitioning, framing, checksums and the write (issue 2's
+//!     1.5 M records/s target; issue 3's target covers every index).
 //!   - `steady_*`: one store per sample, first filled (untimed) with
 //!     600,000 records, i.e. more than the 4 minutes of generated time
 //!     within which late records arrive; each iteration then appends the
@@ -66,10 +70,11 @@ fn append_all(project: &runlog::Project, records: &[LogRecord]) {
     }
 }
 
-/// A new store per iteration; only the appends are timed. The store's
-/// first record is appended before timing, so segment creation (two
-/// `fsync`s, once an hour in real use) is not counted.
-fn bench_fresh(c: &mut Criterion, name: &str, records: &[LogRecord]) {
+/// A new store per iteration, opened with `options` (and the clock);
+/// only the appends are timed. The store's first record is appended
+/// before timing, so segment creation (two `fsync`s, once an hour in real
+/// use) is not counted.
+fn bench_fresh(c: &mut Criterion, name: &str, records: &[LogRecord], options: &StoreOptions) {
     let mut group = c.benchmark_group("append");
     group.throughput(Throughput::Elements(records.len() as u64));
     group.bench_function(name, |b| {
@@ -78,10 +83,7 @@ fn bench_fresh(c: &mut Criterion, name: &str, records: &[LogRecord]) {
             for _ in 0..iters {
                 let dir = tempfile::tempdir().expect("tempdir");
                 let clock = clock_for(records);
-                let store = StoreOptions::new()
-                    .clock(clock)
-                    .open(dir.path())
-                    .expect("open");
+                let store = options.clone().clock(clock).open(dir.path()).expect("open");
                 let project = store.project("bench").expect("project");
                 let mut first = records[0].clone();
                 first.time = start();
@@ -107,10 +109,11 @@ fn steady_start() -> Timestamp {
 /// Windows appended (untimed) before timing starts in the `steady_*` runs.
 const PREFILL_WINDOWS: u64 = 6;
 
-/// One store per sample; it first gets [`PREFILL_WINDOWS`] copies of
-/// `window`, then iteration `k` appends `window` shifted forward in time
-/// once more, with the clock just after its newest record.
-fn bench_steady(c: &mut Criterion, name: &str, window: &[LogRecord], policy: SyncPolicy) {
+/// One store per sample, opened with `options` (and the clock); it first
+/// gets [`PREFILL_WINDOWS`] copies of `window`, then iteration `k`
+/// appends `window` shifted forward in time once more, with the clock
+/// just after its newest record.
+fn bench_steady(c: &mut Criterion, name: &str, window: &[LogRecord], options: &StoreOptions) {
     let shift_us = {
         let span = max_time(window).as_micros() - steady_start().as_micros();
         (span / 1_000_000 + 2) * 1_000_000
@@ -121,9 +124,9 @@ fn bench_steady(c: &mut Criterion, name: &str, window: &[LogRecord], policy: Syn
         b.iter_custom(|iters| {
             let dir = tempfile::tempdir().expect("tempdir");
             let clock = clock_for(window);
-            let store = StoreOptions::new()
+            let store = options
+                .clone()
                 .clock(clock.clone())
-                .sync_policy(policy)
                 .open(dir.path())
                 .expect("open");
             let project = store.project("bench").expect("project");
@@ -153,23 +156,25 @@ fn bench_steady(c: &mut Criterion, name: &str, window: &[LogRecord], policy: Syn
 }
 
 fn append(c: &mut Criterion) {
+    let defaults = StoreOptions::new();
+    // The storage engine alone (issue 2's target): the same appends with
+    // the in-memory index step skipped.
+    let engine = StoreOptions::new().__without_index();
     let records = Generator::new(SEED, start()).batch(WINDOW);
     assert!(max_time(&records).as_micros() / HOUR == start().as_micros() / HOUR);
-    bench_fresh(c, "fresh_100k", &records);
+    bench_fresh(c, "fresh_100k", &records, &defaults);
+    bench_fresh(c, "engine_fresh_100k", &records, &engine);
     let no_late = Config::new().late_fraction(0.0);
     let records = Generator::with_config(SEED, start(), no_late.clone()).batch(WINDOW);
-    bench_fresh(c, "fresh_100k_no_late", &records);
+    bench_fresh(c, "fresh_100k_no_late", &records, &defaults);
 
     let records = Generator::new(SEED, steady_start()).batch(WINDOW);
-    bench_steady(c, "steady_periodic_1s", &records, SyncPolicy::default());
-    bench_steady(c, "steady_manual", &records, SyncPolicy::Manual);
+    bench_steady(c, "steady_periodic_1s", &records, &defaults);
+    bench_steady(c, "engine_steady_periodic_1s", &records, &engine);
+    let manual = StoreOptions::new().sync_policy(SyncPolicy::Manual);
+    bench_steady(c, "steady_manual", &records, &manual);
     let records = Generator::with_config(SEED, steady_start(), no_late).batch(WINDOW);
-    bench_steady(
-        c,
-        "steady_periodic_1s_no_late",
-        &records,
-        SyncPolicy::default(),
-    );
+    bench_steady(c, "steady_periodic_1s_no_late", &records, &defaults);
 }
 
 fn baseline(c: &mut Criterion) {

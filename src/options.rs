@@ -68,6 +68,8 @@ pub struct StoreOptions {
     pub(crate) max_segment_bytes: u64,
     pub(crate) utc_offset_secs: i32,
     pub(crate) retry_policy: crate::runs::RetryPolicy,
+    /// Whether appends index records (see [`Self::__without_index`]).
+    pub(crate) index_appends: bool,
 }
 
 impl Default for StoreOptions {
@@ -83,6 +85,7 @@ impl Default for StoreOptions {
             max_segment_bytes: 1 << 30,
             utc_offset_secs: 0,
             retry_policy: crate::runs::RetryPolicy::default(),
+            index_appends: true,
         }
     }
 }
@@ -141,6 +144,19 @@ impl StoreOptions {
     #[must_use]
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Appends skip the in-memory index: what is left is the storage
+    /// engine alone (checks, partitioning, framing, checksums, the write),
+    /// which `benches/append.rs` measures beside the whole append. Not
+    /// part of the API: the segments of a store opened this way index no
+    /// record, so its filtered queries, counts and job lookups find
+    /// nothing.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn __without_index(mut self) -> Self {
+        self.index_appends = false;
         self
     }
 

@@ -400,8 +400,11 @@ impl ProjectInner {
                     self.read_only,
                     (!self.read_only).then_some(&self.cuts),
                 ) {
-                    Ok(Recovered::Active(seg, damage)) => {
+                    Ok(Recovered::Active(mut seg, damage)) => {
                         damage.into_iter().for_each(|d| self.note_damage(d));
+                        if !self.opts.index_appends {
+                            seg.skip_index();
+                        }
                         Slot::Active(seg)
                     }
                     Ok(Recovered::Sealed(path)) => Slot::sealed(path),
@@ -767,13 +770,16 @@ impl ProjectInner {
     }
 
     fn create_active(&self, st: &mut State, id: SegmentId, now: Timestamp) -> Result<SegmentId> {
-        let seg = ActiveSegment::create(
+        let mut seg = ActiveSegment::create(
             &self.dir,
             id,
             self.partition_len as u64,
             now,
             self.cuts.clone(),
         )?;
+        if !self.opts.index_appends {
+            seg.skip_index();
+        }
         st.next_check = st.next_check.min(self.seal_deadline(&seg));
         st.segments.insert(id, Slot::Active(Box::new(seg)));
         st.epoch += 1;

@@ -45,6 +45,9 @@ pub(crate) struct ActiveSegment {
     /// Written since the last `fsync`.
     dirty: bool,
     index: MemIndex,
+    /// Whether committed records are added to `index` (see
+    /// [`skip_index`](Self::skip_index)).
+    indexing: bool,
     /// The segment's checksum salt (from its header).
     salt: u64,
     /// Opened by a read-only store: another process writes the file.
@@ -105,6 +108,12 @@ impl ActiveSegment {
         Ok(seg)
     }
 
+    /// Index no record committed from now on (a store opened with
+    /// [`StoreOptions::__without_index`](crate::StoreOptions::__without_index)).
+    pub(crate) fn skip_index(&mut self) {
+        self.indexing = false;
+    }
+
     /// Record cuts of the file in `cuts` (a writer's segment found at open).
     pub(crate) fn set_cuts(&mut self, cuts: Cuts) {
         self.cuts = Some(cuts);
@@ -139,6 +148,7 @@ impl ActiveSegment {
             map: Mutex::new(None),
             dirty: false,
             index: MemIndex::default(),
+            indexing: true,
             salt,
             read_only,
             cuts: None,
@@ -262,7 +272,9 @@ impl ActiveSegment {
         let base = self.end as u32;
         for (rel, r) in frames {
             let ord = self.next_ordinal();
-            self.index.add(ord, r);
+            if self.indexing {
+                self.index.add(ord, r);
+            }
             self.push(base + rel, r.time.as_micros());
         }
         self.settle();
