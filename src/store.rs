@@ -155,6 +155,9 @@ impl Store {
     /// journal, and from which byte and record on) and then moves a count
     /// there; a reader that sees the count move forgets what was cut and
     /// reads on from there (a cut journal: it replays the journals again).
+    /// The same holds for whole records a writer's recovery cuts off a
+    /// damaged end when it opens; a writer that opens and cuts nothing
+    /// moves no count, so readers keep what they read.
     /// A read racing a cut may miss records, but reports no damage for
     /// bytes cut since its look.
     ///
@@ -165,9 +168,9 @@ impl Store {
     /// records, each once. It may deliver a record twice in one rare case,
     /// a look during which the count moved at each of its three reads
     /// (the count keeps moving while every write fails). When a reader
-    /// cannot tell what was cut (the writer crashed between a cut and its
-    /// record, or is of a version before the cut log, or the log is
-    /// corrupt), it reads every active segment and journal again, and a
+    /// cannot tell what was cut (a writer crashed in the middle of a cut,
+    /// or a writer of a version before this log opened or cut, or the log
+    /// is corrupt), it reads every active segment and journal again, and a
     /// follow may then miss the records written in place of cut ones, as
     /// it does after more than 4096 cuts between two of its looks.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store> {

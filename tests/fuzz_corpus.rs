@@ -1005,8 +1005,11 @@ fn seed_files() -> Vec<(&'static str, String, Vec<u8>)> {
     let cut_whole = cut_log_file(2, &[any(1), whole.clone()]);
     let mut flipped = cut_whole.clone();
     flipped[24 + 44 + 30] ^= 0x08;
-    let mut version_2 = cut_whole.clone();
-    version_2[16] = 2;
+    // A log of version 1 (read the same), and of version 3 (no log).
+    let mut version_1 = cut_whole.clone();
+    version_1[16] = 1;
+    let mut version_3 = cut_whole.clone();
+    version_3[16] = 3;
     let mut reserved = whole.clone();
     reserved[9] = 1;
     let many: Vec<Vec<u8>> = (1..=30u64)
@@ -1071,7 +1074,8 @@ fn seed_files() -> Vec<(&'static str, String, Vec<u8>)> {
                 cut_log_file(u64::MAX, &[seg(u64::MAX, 0, FIXED_SALT, HEADER_LEN as u64)]),
             ),
             ("flipped-entry", flipped),
-            ("version-2", version_2),
+            ("version-1", version_1),
+            ("version-3", version_3),
             ("nonzero-reserved", cut_log_file(2, &[any(1), reserved])),
             (
                 "any-with-fields",

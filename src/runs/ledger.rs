@@ -190,6 +190,8 @@ impl Ledger {
             used: 0,
         };
         if scan.torn && !self.read_only {
+            // No valid frame follows the end (see `journal::scan`), so no
+            // reader replayed one: cutting the tail is no cut to record.
             let h = f.handle(false)?;
             h.set_len(scan.end)
                 .and_then(|()| h.sync_all())
@@ -386,15 +388,19 @@ impl Ledger {
                 // The frame is whole, so a reader may have replayed it: the
                 // cut is recorded (a short write in `f.write` cuts a torn
                 // frame, which no reader replays).
-                let _ = f.handle(false).map(|h| h.set_len(f.end));
-                if let Some(cuts) = &self.cuts {
-                    let _ = cuts.record(Cut::Journal {
-                        partition: key.0,
-                        generation: key.1,
-                        salt: f.header.salt,
-                        offset: f.end,
-                    });
-                }
+                let cut = Cut::Journal {
+                    partition: key.0,
+                    generation: key.1,
+                    salt: f.header.salt,
+                    offset: f.end,
+                };
+                let (handle, end, path) = (f.handle(false), f.end, &f.path);
+                let truncate =
+                    || handle.and_then(|h| h.set_len(end).map_err(Error::io("truncate", path)));
+                let _ = match &self.cuts {
+                    Some(cuts) => cuts.cut(cut, truncate),
+                    None => truncate(),
+                };
                 let path = f.path.clone();
                 return Err(self.poison(st, path, e));
             }

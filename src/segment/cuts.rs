@@ -11,16 +11,23 @@
 //! reader read, so its length cannot tell. The same holds for a run
 //! journal cut back after its `fsync` failed.
 //!
-//! So after every such cut of a whole frame (a torn frame or a seal block
-//! is no record to any reader, and a write that landed nothing cuts
-//! nothing), and after removing a segment file whose creation failed (the
-//! next file of that ID has another salt), the writer numbers the cut
-//! (one more than the last), appends an entry saying what it cut to the
-//! log in the project's `cuts` file, and then writes the number at the
-//! start of the file: the count moves after the cut and after its entry.
-//! When it opens the project it records one more cut, of anything (a
-//! writer that crashed between a cut and its entry left it unrecorded),
-//! and starts the log afresh with that entry.
+//! So every such cut of a whole frame (a torn frame or a seal block is no
+//! record to any reader, and a write that landed nothing cuts nothing),
+//! and every removal of a segment file whose creation failed (the next
+//! file of that ID has another salt), goes in three steps: the writer
+//! numbers the cut (one more than the last) and appends an entry saying
+//! what it cuts to the log in the project's `cuts` file; it makes the cut;
+//! then it writes the number at the start of the file. The count moves
+//! after the cut and after its entry, and a writer that crashes before
+//! the count leaves an entry numbered past it. A writer opening the
+//! project goes on with a log whose every entry is counted: nothing was
+//! cut without a record, so readers keep what they read. It starts the
+//! log afresh with one cut, of anything, when it finds an entry past the
+//! count (a crash in the middle of a cut, which may or may not have been
+//! made), or a log it cannot trust to say so: none (or a damaged
+//! header), or one of version 1, whose writers made a cut before logging
+//! it. (An entry torn by a crash was never counted, and its cut was never
+//! begun: entries are written before their cuts.)
 //!
 //! A reader reads the count before and after each look at the active
 //! segments and the journals. When it differs from the count of the last
@@ -48,7 +55,7 @@
 //! |---|---|---|
 //! | 0 | 8 | count: the number of the last cut (`u64`; the whole file as runlog wrote it before the log) |
 //! | 8 | 8 | magic `RLCUTLOG` |
-//! | 16 | 2 | log version, 1 |
+//! | 16 | 2 | log version, 2 (a reader also reads version 1, of the same layout) |
 //! | 18 | 2 | entry length, 44 |
 //! | 20 | 4 | CRC32 of bytes 8..20 |
 //! | 24 | 44 × n | entries, in the order of their cuts |
@@ -72,7 +79,8 @@
 //! in progress or a crash left, or damage); cuts without a valid entry
 //! are read as "anything". A log of another version is read as no log.
 //! The writer starts the log afresh (header and one entry) when it opens
-//! the project and when the log would pass [`MAX_ENTRIES`] entries.
+//! the project and cannot trust the log (above), and when the log would
+//! pass [`MAX_ENTRIES`] entries.
 //!
 //! The file is not synced: only running processes read it, and after a
 //! power loss every reader starts afresh. A writer resumes the count it
@@ -98,8 +106,11 @@ pub(crate) const CUTS_FILE: &str = "cuts";
 const LOG_AT: usize = 8;
 /// The log's magic number.
 const MAGIC: &[u8; 8] = b"RLCUTLOG";
-/// The log's version.
-const VERSION: u16 = 1;
+/// The log's version, which its writers write. Version 1 (whose writers
+/// logged a cut after making it) has the same layout and is read the same.
+const VERSION: u16 = 2;
+/// Versions a reader reads.
+const READABLE: [u16; 2] = [1, VERSION];
 /// Bytes of the log's header (magic, version, entry length, CRC).
 const HEADER_LEN: usize = 16;
 /// Where the first entry starts.
@@ -214,9 +225,14 @@ pub(crate) fn decode_entry(b: &[u8]) -> Option<(u64, Cut)> {
 
 /// The log's header (file bytes 8..24).
 fn encode_header() -> [u8; HEADER_LEN] {
+    encode_header_of(VERSION)
+}
+
+/// The header of a log of `version`.
+fn encode_header_of(version: u16) -> [u8; HEADER_LEN] {
     let mut b = [0u8; HEADER_LEN];
     b[0..8].copy_from_slice(MAGIC);
-    b[8..10].copy_from_slice(&VERSION.to_le_bytes());
+    b[8..10].copy_from_slice(&version.to_le_bytes());
     b[10..12].copy_from_slice(&(ENTRY_LEN as u16).to_le_bytes());
     let crc = crc32fast::hash(&b[..12]);
     b[12..16].copy_from_slice(&crc.to_le_bytes());
@@ -229,10 +245,12 @@ pub(crate) struct Decoded {
     /// The count (0 for a file shorter than 8 bytes).
     pub(crate) count: u64,
     /// The valid entries from the start of the log, in order, with their
-    /// numbers (none if the file has no log of this version).
+    /// numbers (none if the file has no log of a version read).
     pub(crate) entries: Vec<(u64, Cut)>,
     /// Where the valid entries end (8 if there is no valid header).
     pub(crate) end: usize,
+    /// The log's version (`None` if there is no valid header).
+    pub(crate) version: Option<u16>,
 }
 
 /// Decode a `cuts` file. Never fails: what cannot be read is no entry.
@@ -242,10 +260,16 @@ pub(crate) fn decode(b: &[u8]) -> Decoded {
         count,
         entries: Vec::new(),
         end: LOG_AT,
+        version: None,
     };
-    if b.get(LOG_AT..ENTRIES_AT) != Some(&encode_header()[..]) {
+    let header = b.get(LOG_AT..ENTRIES_AT);
+    let Some(version) = READABLE
+        .into_iter()
+        .find(|&v| header == Some(&encode_header_of(v)[..]))
+    else {
         return out;
-    }
+    };
+    out.version = Some(version);
     out.end = ENTRIES_AT;
     for e in b[ENTRIES_AT..].chunks_exact(ENTRY_LEN).take(MAX_ENTRIES) {
         match decode_entry(e) {
@@ -309,8 +333,12 @@ struct WriterState {
 
 impl Cuts {
     /// The writer's cut log in `dir`, created if missing, resuming its
-    /// count, and started afresh with a cut of anything (for a cut a
-    /// crashed writer did not record).
+    /// count and its log. When the log cannot say that every cut was
+    /// recorded, the log is started afresh with a cut of anything: a
+    /// writer that crashed in the middle of a cut left an entry numbered
+    /// past the count; a log of version 1 (its writer logged a cut after
+    /// making it, so a crash in between left it unrecorded), a bare count
+    /// or a damaged header cannot tell.
     pub(crate) fn open_writer(dir: &Path) -> Result<Cuts> {
         let path = dir.join(CUTS_FILE);
         let file = crate::fs::open_rw(&path, false)?;
@@ -321,16 +349,23 @@ impl Cuts {
             .iter()
             .map(|&(s, _)| s)
             .fold(log.count, u64::max);
+        let whole = log.version == Some(VERSION) && count == log.count;
         let cuts = Cuts(Arc::new(Inner {
             path,
             file: Mutex::new(Some(file)),
             writer: Some(Mutex::new(WriterState {
                 count,
-                // Full: the first entry starts the log afresh.
-                log_end: LOG_AT + HEADER_LEN + MAX_ENTRIES * ENTRY_LEN,
+                // Full, if not whole: the first entry starts the log afresh.
+                log_end: if whole {
+                    log.end
+                } else {
+                    ENTRIES_AT + MAX_ENTRIES * ENTRY_LEN
+                },
             })),
         }));
-        cuts.record(Cut::Any)?;
+        if !whole {
+            cuts.cut(Cut::Any, || Ok(()))?;
+        }
         Ok(cuts)
     }
 
@@ -357,25 +392,43 @@ impl Cuts {
         }))
     }
 
-    /// Writer: record `cut`, just made: its entry, then the count. A
-    /// failure to write either is returned (the cut stands: the writer's
-    /// own file must not keep frames it refused). A reader then reads
-    /// everything again at its next look (the count moved without the
-    /// entry), or, if the count could not be written, may keep showing the
-    /// cut frames until the next count or until it reopens.
-    pub(crate) fn record(&self, cut: Cut) -> Result<()> {
+    /// Writer: make `cut` with `make` (which cuts the file back or removes
+    /// it) so that readers learn of it: the cut's entry first, then
+    /// `make`, then the count. A writer that crashes before the count
+    /// leaves an entry numbered past it, which the next writer finds
+    /// ([`open_writer`](Self::open_writer)).
+    ///
+    /// The count moves even if `make` fails: the writer's next write goes
+    /// where the cut began, so what a reader read from there is no longer
+    /// the file's. `make`'s error comes first; then a failure to write the
+    /// entry or the count (the cut stands: the writer's own file must not
+    /// keep frames it refused). A reader then reads everything again at
+    /// its next look (the count moved without the entry), or, if the count
+    /// could not be written, may keep showing the cut frames until the
+    /// next count or until it reopens.
+    pub(crate) fn cut(&self, cut: Cut, make: impl FnOnce() -> Result<()>) -> Result<()> {
         let Some(writer) = &self.0.writer else {
             debug_assert!(false, "a reader never cuts");
-            return Ok(());
+            return make();
         };
+        // One cut at a time (segments and journals cut under their own
+        // locks): the count must not pass a cut still being made.
         let mut w = writer.lock();
+        let logged = self.log_entry(&mut w, &cut);
+        let made = make();
+        made.and(logged).and(self.write_count(&w))
+    }
+
+    /// Writer: append the entry of the next cut, `cut`, to the log (or
+    /// start the log afresh with it), numbering it.
+    fn log_entry(&self, w: &mut WriterState, cut: &Cut) -> Result<()> {
         // (A count at the end of `u64` goes round: it still moves.)
         w.count = w.count.wrapping_add(1);
         let file = self.0.file.lock();
         let Some(f) = file.as_ref() else {
             return Ok(());
         };
-        let entry = encode_entry(w.count, &cut);
+        let entry = encode_entry(w.count, cut);
         let afresh = w.log_end + ENTRY_LEN > ENTRIES_AT + MAX_ENTRIES * ENTRY_LEN;
         let logged = crate::fs::fault("segment::cuts::log")
             .and_then(|()| {
@@ -395,10 +448,18 @@ impl Cuts {
             w.log_end = if afresh { ENTRIES_AT } else { w.log_end } + ENTRY_LEN;
         }
         // (After a failed write, the next entry goes where this one failed.)
-        let counted = crate::fs::fault("segment::cuts")
+        logged
+    }
+
+    /// Writer: write the count (the number of the last cut logged).
+    fn write_count(&self, w: &WriterState) -> Result<()> {
+        let file = self.0.file.lock();
+        let Some(f) = file.as_ref() else {
+            return Ok(());
+        };
+        crate::fs::fault("segment::cuts")
             .and_then(|()| f.write_all_at(&w.count.to_le_bytes(), 0))
-            .map_err(Error::io("write", &self.0.path));
-        logged.and(counted)
+            .map_err(Error::io("write", &self.0.path))
     }
 
     /// The count as the file holds it now (0 if there is no file).
@@ -459,6 +520,11 @@ fn read_all(file: &File) -> std::io::Result<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// Log `cut` as made (nothing to cut in these tests).
+    fn log(w: &Cuts, cut: Cut) {
+        w.cut(cut, || Ok(())).unwrap();
+    }
+
     fn seg(ordinal: u32) -> Cut {
         Cut::Segment {
             id: SegmentId {
@@ -479,8 +545,8 @@ mod tests {
         let w = Cuts::open_writer(dir.path()).unwrap();
         assert_eq!(reader.read().unwrap(), 1, "a writer counts once at open");
         assert_eq!(reader.since(0, 1).unwrap(), [Cut::Any]);
-        w.record(seg(3)).unwrap();
-        w.record(seg(5)).unwrap();
+        log(&w, seg(3));
+        log(&w, seg(5));
         assert_eq!((w.read().unwrap(), reader.read().unwrap()), (3, 3));
         assert_eq!(reader.since(1, 3).unwrap(), [seg(3), seg(5)]);
         assert_eq!(reader.since(2, 3).unwrap(), [seg(5)]);
@@ -496,15 +562,56 @@ mod tests {
             "the count went back"
         );
         drop(w);
+        // A log whose every cut was counted: the next writer goes on with
+        // it, and readers lose nothing.
         let w = Cuts::open_writer(dir.path()).unwrap();
-        w.record(seg(8)).unwrap();
-        assert_eq!(reader.read().unwrap(), 5, "resumed, not restarted");
-        assert_eq!(reader.since(4, 5).unwrap(), [seg(8)]);
+        assert_eq!(reader.read().unwrap(), 3, "no cut at open");
+        log(&w, seg(8));
+        assert_eq!(reader.read().unwrap(), 4, "resumed, not restarted");
+        assert_eq!(reader.since(1, 4).unwrap(), [seg(3), seg(5), seg(8)]);
+    }
+
+    /// The entry is written before the cut is made, the count after.
+    #[test]
+    fn a_cut_is_logged_before_it_is_made_and_counted_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CUTS_FILE);
+        let w = Cuts::open_writer(dir.path()).unwrap();
+        let mut seen = None;
+        w.cut(seg(2), || {
+            let log = decode(&std::fs::read(&path).unwrap());
+            seen = Some((log.count, log.entries.last().copied()));
+            Err(Error::corrupt(&path, 0, "the cut failed"))
+        })
+        .expect_err("the cut's own error comes back");
+        assert_eq!(seen, Some((1, Some((2, seg(2))))));
         assert_eq!(
-            reader.since(2, 5).unwrap(),
-            [Cut::Any],
-            "the log was started afresh"
+            decode(&std::fs::read(&path).unwrap()).count,
+            2,
+            "counted even so"
         );
+    }
+
+    /// A log of version 1 (a writer that logged a cut after making it)
+    /// reads the same; the next writer cannot tell whether a crash left a
+    /// cut unlogged, so it starts afresh with a cut of anything.
+    #[test]
+    fn a_version_1_log_is_read_and_a_writer_starts_it_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = 2u64.to_le_bytes().to_vec();
+        b.extend_from_slice(&encode_header_of(1));
+        b.extend_from_slice(&encode_entry(1, &Cut::Any));
+        b.extend_from_slice(&encode_entry(2, &seg(6)));
+        std::fs::write(dir.path().join(CUTS_FILE), &b).unwrap();
+        let reader = Cuts::open_reader(dir.path());
+        assert_eq!(reader.since(1, 2).unwrap(), [seg(6)]);
+        let w = Cuts::open_writer(dir.path()).unwrap();
+        assert_eq!(reader.read().unwrap(), 3);
+        assert_eq!(reader.since(2, 3).unwrap(), [Cut::Any]);
+        log(&w, seg(7));
+        assert_eq!(reader.since(3, 4).unwrap(), [seg(7)]);
+        let log = decode(&std::fs::read(dir.path().join(CUTS_FILE)).unwrap());
+        assert_eq!(log.version, Some(VERSION), "afresh, in this version");
     }
 
     #[test]
@@ -513,7 +620,7 @@ mod tests {
         std::fs::write(dir.path().join(CUTS_FILE), [7u8; 5]).unwrap();
         assert_eq!(Cuts::open_reader(dir.path()).read().unwrap(), 0);
         let w = Cuts::open_writer(dir.path()).unwrap();
-        w.record(seg(0)).unwrap();
+        log(&w, seg(0));
         assert_eq!(Cuts::open_reader(dir.path()).read().unwrap(), 2);
     }
 
@@ -527,7 +634,7 @@ mod tests {
         assert_eq!(reader.read().unwrap(), 41);
         assert_eq!(reader.since(40, 41).unwrap(), [Cut::Any]);
         let w = Cuts::open_writer(dir.path()).unwrap();
-        w.record(seg(2)).unwrap();
+        log(&w, seg(2));
         assert_eq!(reader.read().unwrap(), 43);
         assert_eq!(reader.since(42, 43).unwrap(), [seg(2)]);
     }
@@ -538,7 +645,7 @@ mod tests {
     fn a_writer_numbers_on_from_an_uncounted_entry() {
         let dir = tempfile::tempdir().unwrap();
         let w = Cuts::open_writer(dir.path()).unwrap();
-        w.record(seg(1)).unwrap();
+        log(&w, seg(1));
         drop(w);
         let path = dir.path().join(CUTS_FILE);
         let mut b = std::fs::read(&path).unwrap();
@@ -546,6 +653,11 @@ mod tests {
         std::fs::write(&path, &b).unwrap();
         let w = Cuts::open_writer(dir.path()).unwrap();
         assert_eq!(w.read().unwrap(), 3);
+        assert_eq!(
+            Cuts::open_reader(dir.path()).since(1, 3).unwrap(),
+            [Cut::Any],
+            "a cut that may be half made: read everything again"
+        );
     }
 
     #[test]
@@ -569,7 +681,7 @@ mod tests {
             },
         ];
         for c in cuts {
-            w.record(c).unwrap();
+            log(&w, c);
         }
         let b = std::fs::read(dir.path().join(CUTS_FILE)).unwrap();
         assert_eq!(b.len(), ENTRIES_AT + 4 * ENTRY_LEN);
@@ -595,7 +707,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let w = Cuts::open_writer(dir.path()).unwrap();
         for i in 0..MAX_ENTRIES as u32 + 10 {
-            w.record(seg(i)).unwrap();
+            log(&w, seg(i));
         }
         let b = std::fs::read(dir.path().join(CUTS_FILE)).unwrap();
         assert!(b.len() <= ENTRIES_AT + MAX_ENTRIES * ENTRY_LEN);

@@ -87,9 +87,9 @@ impl ActiveSegment {
         if let Err(e) = written {
             // A reader may have listed the file: removing it is a cut (the
             // next file of this ID gets another salt).
-            if fs::remove_file(&path).is_ok() {
-                let _ = cuts.record(Cut::Removed { id, salt });
-            }
+            let _ = cuts.cut(Cut::Removed { id, salt }, || {
+                fs::remove_file(&path).map_err(Error::io("remove", &path))
+            });
             return Err(e);
         }
         let mut seg = Self::from_parts(
@@ -301,18 +301,22 @@ impl ActiveSegment {
         if len <= self.end {
             return Ok(());
         }
-        let whole = self.whole_frame_after_end(len);
-        self.file
-            .set_len(self.end)
-            .map_err(Error::io("truncate", &self.path))?;
+        let truncate = || {
+            self.file
+                .set_len(self.end)
+                .map_err(Error::io("truncate", &self.path))
+        };
         match &self.cuts {
-            Some(cuts) if whole => cuts.record(Cut::Segment {
-                id: self.id,
-                salt: self.salt,
-                offset: self.end,
-                ordinal: self.next_ordinal(),
-            }),
-            _ => Ok(()),
+            Some(cuts) if self.whole_frame_after_end(len) => cuts.cut(
+                Cut::Segment {
+                    id: self.id,
+                    salt: self.salt,
+                    offset: self.end,
+                    ordinal: self.next_ordinal(),
+                },
+                truncate,
+            ),
+            _ => truncate(),
         }
     }
 

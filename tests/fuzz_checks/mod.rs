@@ -2685,11 +2685,11 @@ pub fn cut_entry(
     b
 }
 
-/// A `cuts` file: the count, the log's header, the entries.
+/// A `cuts` file: the count, the log's header (version 2), the entries.
 pub fn cut_log_file(count: u64, entries: &[Vec<u8>]) -> Vec<u8> {
     let mut b = count.to_le_bytes().to_vec();
     b.extend_from_slice(b"RLCUTLOG");
-    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
     b.extend_from_slice(&(CUT_ENTRY_LEN as u16).to_le_bytes());
     let crc = crc32fast::hash(&b[CUT_LOG_AT..]);
     b.extend_from_slice(&crc.to_le_bytes());
@@ -2728,7 +2728,8 @@ fn check_cut_log_decode(b: &[u8]) {
     assert_eq!(count, if b.len() >= 8 { u64_le(b, 0) } else { 0 });
     let has_log = b.len() >= CUT_ENTRIES_AT
         && &b[CUT_LOG_AT..CUT_LOG_AT + 8] == b"RLCUTLOG"
-        && u32_le(b, 16) == 1 | ((CUT_ENTRY_LEN as u32) << 16)
+        // Version 1 or 2 (the same layout), then the entry length.
+        && [1, 2].map(|v| v | ((CUT_ENTRY_LEN as u32) << 16)).contains(&u32_le(b, 16))
         && crc32fast::hash(&b[CUT_LOG_AT..CUT_ENTRIES_AT - 4]) == u32_le(b, CUT_ENTRIES_AT - 4);
     if !has_log {
         assert_eq!(
