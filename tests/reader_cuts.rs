@@ -6,7 +6,8 @@
 //! the cut log says was cut, a follower delivers the records written in
 //! place of the cut ones, a query paused between its look and its reads
 //! reports no damage, and a reader whose cut log lost the entry reads
-//! everything again. A retried directory creation syncs its parent. Needs
+//! everything again, as it does after a writer left a cut uncounted and
+//! the next writer opened. A retried directory creation syncs its parent. Needs
 //! the `failpoints` feature (`cargo test --all-features`); no test sleeps
 //! (the clock is a `ManualClock`, follows wait for nothing).
 
@@ -161,6 +162,9 @@ enum Log {
     BareCount,
     /// The writer fails to write the cut's entry (it still moves the count).
     Unwritten,
+    /// The writer fails to write the count (as if it crashed between the
+    /// cut and its count), so its entry is left past the count.
+    Uncounted,
 }
 
 /// Where a batch is written part way, read by a reader and a follower in
@@ -246,19 +250,22 @@ fn cut_scene(log: Log) -> CutScene {
     assert_eq!(reader.count(&errors).unwrap().total, 2, "read in flight");
     let before_cut = follow.next_batch(Duration::ZERO).unwrap();
     assert_eq!(before_cut.len(), 2, "delivered in flight: {before_cut:?}");
-    if log == Log::Unwritten {
-        cfg("segment::cuts::log", "return");
+    match log {
+        Log::Unwritten => cfg("segment::cuts::log", "return"),
+        Log::Uncounted => cfg("segment::cuts", "return"),
+        _ => {}
     }
     cfg("segment::append", "return");
     assert!(writer.join().unwrap().is_err(), "the batch fails");
     fail::remove("segment::append");
     fail::remove("segment::cuts::log");
+    fail::remove("segment::cuts");
     assert_eq!(len(&cut_seg), len_before, "cut back");
 
     let cuts = dir.path().join("projects/p/cuts");
     let mut bytes = std::fs::read(&cuts).unwrap();
     match log {
-        Log::Intact | Log::Unwritten => {}
+        Log::Intact | Log::Unwritten | Log::Uncounted => {}
         Log::Corrupt => {
             let last = bytes.len() - 10;
             bytes[last] ^= 0x10;
@@ -405,6 +412,46 @@ fn a_reader_without_the_cuts_entry_reads_everything_again() {
             );
         }
     }
+}
+
+/// A writer that cut but could not count the cut (as if it crashed in
+/// between) leaves its entry past the count; once records are written in
+/// place of the cut ones, a reader that read those cannot tell
+/// (documented: it would show them, and read on from the wrong place).
+/// The next writer to open cannot tell whether the cut was made, so it
+/// records a cut of anything: the reader then reads everything again and
+/// shows exactly what was acknowledged, without damage.
+#[test]
+fn a_cut_left_uncounted_makes_the_next_writer_count_a_cut_of_anything() {
+    use runlog::Level;
+    let _fp = FailScenario::setup();
+    let mut s = cut_scene(Log::Uncounted);
+    s.append(&[
+        r(at(3), Level::Info, "delta record, longer than the cut ones"),
+        r(at(3), Level::Warn, "delta"),
+        r(at(3), Level::Info, "delta three"),
+    ]);
+    let CutScene {
+        dir,
+        p,
+        reader,
+        follow,
+        before_cut,
+        acked,
+        other_seg,
+    } = s;
+    drop(p);
+    let p = open(dir.path(), &clock()).project("p").unwrap();
+    let s = CutScene {
+        dir,
+        p,
+        reader,
+        follow,
+        before_cut,
+        acked,
+        other_seg,
+    };
+    s.check_reader();
 }
 
 /// A query that read the offsets of frames in flight, then (paused between
