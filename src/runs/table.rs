@@ -1,7 +1,9 @@
 //! The runs of a project in memory: the state machine every journal event
 //! goes through (live or replayed), and per-partition bitmaps for queries.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::HashMap;
 
 use roaring::RoaringBitmap;
 
@@ -43,16 +45,27 @@ impl Part {
             _ => self.order.len(),
         };
         self.order.insert(at, pos);
+        // `pos` is above every position in the part: each bitmap takes it
+        // as an append (`try_push`), without the search of an `insert`.
+        let add = |positions: &mut RoaringBitmap| {
+            if positions.try_push(pos).is_err() {
+                positions.insert(pos);
+            }
+        };
         for (map, value) in [
             (&mut self.flows, &run.flow),
             (&mut self.envs, &run.env),
             (&mut self.apps, &run.app),
             (&mut self.versions, &run.version),
         ] {
-            map.entry(value.clone()).or_default().insert(pos);
+            // Most values are known: look up by `&str`, no key to clone.
+            match map.get_mut(value.as_str()) {
+                Some(positions) => add(positions),
+                None => add(map.entry(value.clone()).or_default()),
+            }
         }
-        self.status[run.status.code() as usize].insert(pos);
-        self.trigger[run.trigger.code() as usize].insert(pos);
+        add(&mut self.status[run.status.code() as usize]);
+        add(&mut self.trigger[run.trigger.code() as usize]);
         self.runs.push(run);
         pos
     }
