@@ -15,6 +15,8 @@
 //!   level in {Warn, Error} over 24 hours.
 //! - `word_30d`: the newest 100 whose content contains "timeout" over 30 days.
 //! - `count_levels_24h`: counts per level over 24 hours.
+//! - `count_word_24h`: counts per level of the records whose content contains
+//!   "timeout" over 24 hours (each candidate's content is read to confirm).
 //! - `open_720_sealed`: `Store::open` + `project()` of the store with every
 //!   segment sealed (about 720).
 //! - `ingest`: appending 100,000 records (batches of 1,000, every index,
@@ -167,6 +169,15 @@ fn queries(c: &mut Criterion) {
     }
     g.bench_function("count_levels_24h", |b| {
         b.iter(|| black_box(f.logs.count(&Query::new().preset(Preset::LastDay)).unwrap()))
+    });
+    // Counts with a word: the candidates' contents are read to confirm it.
+    let word_24h = Query::new().preset(Preset::LastDay).text("timeout");
+    eprintln!(
+        "count_word_24h: {} matches",
+        f.logs.count(&word_24h).unwrap().total
+    );
+    g.bench_function("count_word_24h", |b| {
+        b.iter(|| black_box(f.logs.count(&word_24h).unwrap()))
     });
     g.finish();
 

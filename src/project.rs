@@ -18,7 +18,7 @@ use crate::query::filter::{Filter, IndexRef};
 use crate::query::follow::Follow;
 use crate::query::jobs::{JobDirectory, job_hash};
 use crate::query::superseded::Hidden;
-use crate::query::view::{PageView, ViewBuilder};
+use crate::query::view::{PageView, RecordView, ViewBuilder};
 use crate::query::{Counts, Cursor, Page, Query};
 use crate::record::Text;
 use crate::record::{LogRecord, RecordId, SegmentId, StoredRecord};
@@ -1569,6 +1569,7 @@ impl ProjectInner {
         }
         *rewound = st.rewinds_base + st.rewinds.len() as u64;
         let mut out = Vec::new();
+        let mut scratch = ViewBuilder::default();
         for (id, slot) in &st.segments {
             let from = seen.get(id).copied().unwrap_or(0);
             if from == FOLLOWED || matches!(slot, Slot::Active(seg) if seg.next_ordinal() == from) {
@@ -1583,15 +1584,11 @@ impl ProjectInner {
                 if view.offset(ord).is_none() {
                     continue;
                 }
-                match view.read(ord, false) {
-                    Ok(mut rec) => {
-                        if rec.record.time >= horizon
-                            && filter.confirm(&rec.record)
-                            && src.keep(&mut rec, filter)
-                        {
-                            out.push(rec)
-                        }
-                    }
+                // Only matches are copied out.
+                let within = |r: &RecordView<'_>| (r.time >= horizon).then(|| r.to_stored());
+                match src.matching(ord, filter, &mut scratch, within) {
+                    Ok(Some(Some(rec))) => out.push(rec),
+                    Ok(_) => {}
                     Err(e) => self.note_read_damage(Damage::from_error(view.path, &e)),
                 }
             }

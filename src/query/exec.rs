@@ -10,7 +10,7 @@ use crate::index::IndexField;
 use crate::index::postings::Conj;
 use crate::query::filter::{Cand, Filter, IndexRef};
 use crate::query::superseded::HiddenOrds;
-use crate::query::view::ViewBuilder;
+use crate::query::view::{RecordView, ViewBuilder};
 use crate::record::{Level, RecordId, SegmentId, StoredRecord};
 use crate::segment::reader::SegView;
 use crate::segment::recovery::Damage;
@@ -47,14 +47,25 @@ impl Source<'_> {
             .is_some_and(|h| h.ords.binary_search(&ord).is_ok())
     }
 
-    /// Whether a matching record is shown: not superseded, or marked as
-    /// such when the filter includes superseded records.
-    pub(crate) fn keep(&self, rec: &mut StoredRecord, filter: &Filter) -> bool {
-        if !self.is_hidden(rec.id.ordinal) {
-            return true;
-        }
-        rec.superseded = true;
-        filter.include_superseded
+    /// Read record `ord` in place and, if it matches `filter` (level,
+    /// exact fields, text) and is shown (not of a superseded attempt, or
+    /// marked as such when the filter includes those), return `f` of it:
+    /// nothing is copied or allocated for a record that does not match.
+    /// `scratch` holds a record whose strings are not plain text.
+    pub(crate) fn matching<R>(
+        &self,
+        ord: u32,
+        filter: &Filter,
+        scratch: &mut ViewBuilder,
+        f: impl FnOnce(&RecordView<'_>) -> R,
+    ) -> Result<Option<R>> {
+        self.view.with_summary(ord, |id, s| {
+            let hidden = self.is_hidden(ord);
+            let view = scratch.read(id, &s, hidden)?;
+            let shown = (!hidden || filter.include_superseded)
+                && filter.confirm_with(view.level, |field| view.field(field));
+            Some(shown.then(|| f(&view)))
+        })
     }
 
     pub(crate) fn index_path(&self) -> PathBuf {
@@ -457,15 +468,12 @@ pub(crate) fn count_source(
         // Text to confirm, or no index: read the candidates.
         _ => {
             let mut stream = Stream::new(src, filter, from, (to, MIN_ID))?;
+            let mut scratch = ViewBuilder::default();
             while let Some((_, id)) = stream.next(src) {
-                if !filter.include_superseded && src.is_hidden(id.ordinal) {
-                    continue;
-                }
-                match v.read(id.ordinal, false) {
-                    Ok(rec) if filter.confirm(&rec.record) => {
-                        tally.add(rec.record.level.code(), rec.record.time.as_micros(), 1);
-                    }
-                    Ok(_) => {}
+                let level_time = |r: &RecordView<'_>| (r.level.code(), r.time.as_micros());
+                match src.matching(id.ordinal, filter, &mut scratch, level_time) {
+                    Ok(Some((level, time))) => tally.add(level, time, 1),
+                    Ok(None) => {}
                     Err(e) => note(Damage::from_error(v.path, &e)),
                 }
             }

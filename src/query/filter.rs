@@ -12,7 +12,7 @@ use crate::index::memory::MemIndex;
 use crate::index::postings::{Conj, Postings};
 use crate::index::tokenizer::{MAX_WORD_BYTES, for_each_word, matches_all, sigma_spellings};
 use crate::query::{Query, fingerprint};
-use crate::record::{Field, Level, LogRecord};
+use crate::record::{Field, Level};
 use crate::segment::INDEX_EXT;
 use crate::segment::format::DecodeError;
 use crate::segment::reader::SealedIndex;
@@ -120,11 +120,6 @@ impl Filter {
             self.exact.iter().map(|(f, _, v)| (*f, v.as_str())),
             &self.words,
         )
-    }
-
-    /// Whether `r` matches every filter.
-    pub(crate) fn confirm(&self, r: &LogRecord) -> bool {
-        self.confirm_with(r.level, |f| r.field(f))
     }
 
     /// Whether the record with `level` and the string fields `field`
