@@ -59,12 +59,14 @@ impl Source<'_> {
         scratch: &mut ViewBuilder,
         f: impl FnOnce(&RecordView<'_>) -> R,
     ) -> Result<Option<R>> {
+        let hidden = self.is_hidden(ord);
+        if hidden && !filter.include_superseded {
+            return Ok(None);
+        }
         self.view.with_summary(ord, |id, s| {
-            let hidden = self.is_hidden(ord);
             let view = scratch.read(id, &s, hidden)?;
-            let shown = (!hidden || filter.include_superseded)
-                && filter.confirm_with(view.level, |field| view.field(field));
-            Some(shown.then(|| f(&view)))
+            let matches = filter.confirm_with(view.level, |field| view.field(field));
+            Some(matches.then(|| f(&view)))
         })
     }
 
