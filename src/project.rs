@@ -442,7 +442,7 @@ impl ProjectInner {
         }
         let first_kept = self.first_kept_partition(self.now());
         // The writer records every cut of an active segment or a journal
-        // in the cut log after making it, and then moves the count (see
+        // in the cut log before making it, and moves the count after (see
         // `segment::cuts`). What a look reads while the count stays what
         // it was at the last look is kept; when the count moved since, or
         // moves during the look, what the cuts since cut is forgotten

@@ -155,9 +155,10 @@ impl Store {
     /// journal, and from which byte and record on) and then moves a count
     /// there; a reader that sees the count move forgets what was cut and
     /// reads on from there (a cut journal: it replays the journals again).
-    /// The same holds for whole records a writer's recovery cuts off a
-    /// damaged end when it opens; a writer that opens and cuts nothing
-    /// moves no count, so readers keep what they read.
+    /// The same holds for what a writer's recovery cuts off a damaged end
+    /// of a segment or a journal when it opens. A writer that opens and
+    /// cuts nothing moves no count (unless the log cannot tell: see
+    /// below), so readers keep what they read.
     /// A read racing a cut may miss records, but reports no damage for
     /// bytes cut since its look.
     ///
@@ -165,12 +166,16 @@ impl Store {
     /// cannot take it back. It counts a segment's records by position, and
     /// the writer appends its next records at the positions cut: the
     /// follow moves back to the first position cut and delivers those
-    /// records, each once. It may deliver a record twice in one rare case,
-    /// a look during which the count moved at each of its three reads
-    /// (the count keeps moving while every write fails). When a reader
+    /// records, each once. It may deliver a record twice in two rare
+    /// cases: a look during which the count moved at each of its three
+    /// reads (the count keeps moving while every write fails), and a cut
+    /// the writer could not make (the file could not be truncated, so the
+    /// refused records are read again until the writer writes over them).
+    /// When a reader
     /// cannot tell what was cut (a writer crashed in the middle of a cut,
-    /// or a writer of a version before this log opened or cut, or the log
-    /// is corrupt), it reads every active segment and journal again, and a
+    /// or could not write a cut's entry, or predates the cut log, or an
+    /// earlier version's writer opened since, or the log is corrupt), it
+    /// reads every active segment and journal again, and a
     /// follow may then miss the records written in place of cut ones, as
     /// it does after more than 4096 cuts between two of its looks.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store> {

@@ -217,3 +217,89 @@ fn a_follower_gets_the_records_written_in_place_of_one_a_recovery_cut() {
     assert!(follow.next_batch(Duration::ZERO).unwrap().is_empty());
     assert_eq!(reader.count(&all_time).unwrap().total, 6);
 }
+
+/// The offset of the last frame of the segment file `path` (frames laid
+/// end to end after the header, each its head plus its two lengths).
+fn last_frame(path: &std::path::Path) -> usize {
+    use runlog::format::{FRAME_HEAD_LEN, HEADER_LEN};
+    let b = std::fs::read(path).unwrap();
+    let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    let (mut at, mut last) = (HEADER_LEN, HEADER_LEN);
+    while at + FRAME_HEAD_LEN <= b.len() {
+        last = at;
+        at += FRAME_HEAD_LEN + u32_at(at) + u32_at(at + 4);
+    }
+    assert_eq!(at, b.len(), "whole frames");
+    last
+}
+
+/// A record whose length field was damaged after a reader read it (so
+/// that the frame no longer looks whole) is cut by the next writer's
+/// recovery, and the cut is recorded all the same: the reader forgets it,
+/// shows exactly the writer's records, and reports no damage.
+#[test]
+fn a_recovery_cut_of_a_frame_whose_length_was_damaged_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let all_time = runlog::Query::new().all_time();
+    let store = open(dir.path(), &clock);
+    let p = store.project("p").unwrap();
+    let reader_store = options(&clock).open_read_only(dir.path()).unwrap();
+    let reader = reader_store.project("p").unwrap();
+    p.append_batch(&(0..5).map(|i| rec(T0, i)).collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(reader.count(&all_time).unwrap().total, 5);
+    let segment = only_segment(&p);
+    drop((p, store));
+
+    // The top byte of the last frame's detail length: it now claims more
+    // bytes than the file holds.
+    flip(&segment, last_frame(&segment) as i64 + 7);
+    let store = open(dir.path(), &clock);
+    let p = store.project("p").unwrap();
+    assert_eq!(p.count(&all_time).unwrap().total, 4);
+    let short = runlog::LogRecord::new(T0, runlog::Level::Info, "job-0", "x");
+    p.append_batch(&[short, rec(T0, 12), rec(T0, 13)]).unwrap();
+    let ids =
+        |p: &runlog::Project| -> Vec<_> { all(p).into_iter().map(|s| (s.id, s.record)).collect() };
+    assert_eq!(ids(&reader), ids(&p));
+    assert!(reader.damage().is_empty(), "{:?}", reader.damage());
+}
+
+/// The same for a run journal: an event damaged after a reader replayed
+/// it is cut by the next writer's recovery (a torn tail), recorded, and
+/// the reader replays the journals again: it no longer shows the cut run,
+/// shows the one started since, and reports no damage.
+#[test]
+fn a_recovery_cut_of_a_run_event_a_reader_replayed_is_recorded() {
+    use runlog::{NewRun, Trigger};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let store = open(dir.path(), &clock);
+    let p = store.project("p").unwrap();
+    let reader_store = options(&clock).open_read_only(dir.path()).unwrap();
+    let reader = reader_store.project("p").unwrap();
+    for job in ["job-a", "job-b"] {
+        p.start_run(&NewRun::new(job, "flow", Trigger::Scheduler))
+            .unwrap();
+    }
+    assert!(reader.run("job-b").unwrap().is_some());
+    drop((p, store));
+
+    let runs = dir.path().join("projects/p/runs");
+    let journals: Vec<_> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(journals.len(), 1, "{journals:?}");
+    flip(&journals[0], -3);
+    let store = open(dir.path(), &clock);
+    let p = store.project("p").unwrap();
+    assert!(p.run("job-b").unwrap().is_none(), "recovery cut job-b");
+    p.start_run(&NewRun::new("job-c", "flow", Trigger::Scheduler))
+        .unwrap();
+    assert!(reader.run("job-b").unwrap().is_none());
+    assert!(reader.run("job-c").unwrap().is_some());
+    assert!(reader.run("job-a").unwrap().is_some());
+    assert!(reader.damage().is_empty(), "{:?}", reader.damage());
+}

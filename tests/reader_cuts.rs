@@ -165,6 +165,8 @@ enum Log {
     /// The writer fails to write the count (as if it crashed between the
     /// cut and its count), so its entry is left past the count.
     Uncounted,
+    /// The writer fails to write both the entry and the count.
+    Lost,
 }
 
 /// Where a batch is written part way, read by a reader and a follower in
@@ -253,6 +255,10 @@ fn cut_scene(log: Log) -> CutScene {
     match log {
         Log::Unwritten => cfg("segment::cuts::log", "return"),
         Log::Uncounted => cfg("segment::cuts", "return"),
+        Log::Lost => {
+            cfg("segment::cuts::log", "return");
+            cfg("segment::cuts", "return");
+        }
         _ => {}
     }
     cfg("segment::append", "return");
@@ -265,7 +271,7 @@ fn cut_scene(log: Log) -> CutScene {
     let cuts = dir.path().join("projects/p/cuts");
     let mut bytes = std::fs::read(&cuts).unwrap();
     match log {
-        Log::Intact | Log::Unwritten | Log::Uncounted => {}
+        Log::Intact | Log::Unwritten | Log::Uncounted | Log::Lost => {}
         Log::Corrupt => {
             let last = bytes.len() - 10;
             bytes[last] ^= 0x10;
@@ -421,11 +427,21 @@ fn a_reader_without_the_cuts_entry_reads_everything_again() {
 /// The next writer to open cannot tell whether the cut was made, so it
 /// records a cut of anything: the reader then reads everything again and
 /// shows exactly what was acknowledged, without damage.
+///
+/// The same when neither the cut's entry nor its count could be written:
+/// the writer cut the log off the file before the cut, so the next writer
+/// finds no log it can trust.
 #[test]
 fn a_cut_left_uncounted_makes_the_next_writer_count_a_cut_of_anything() {
+    for log in [Log::Uncounted, Log::Lost] {
+        writer_reopens_after(log);
+    }
+}
+
+fn writer_reopens_after(log: Log) {
     use runlog::Level;
     let _fp = FailScenario::setup();
-    let mut s = cut_scene(Log::Uncounted);
+    let mut s = cut_scene(log);
     s.append(&[
         r(at(3), Level::Info, "delta record, longer than the cut ones"),
         r(at(3), Level::Warn, "delta"),

@@ -50,6 +50,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::record::Text;
 use crate::runs::Trigger;
+use crate::segment::cuts::{Cut, Cuts};
 use crate::segment::format::{DecodeError, u16_at, u32_at, u64_at};
 
 /// Magic number at the start of every run journal file.
@@ -352,7 +353,14 @@ pub(crate) struct JournalFile {
 
 impl JournalFile {
     /// Create a new, empty journal file (header synced, directory synced).
-    pub(crate) fn create(dir: &Path, header: JournalHeader) -> Result<JournalFile> {
+    /// If that fails, the file is removed, a cut recorded in `cuts` (a
+    /// reader may have read its header, and the next file of this
+    /// generation has another salt).
+    pub(crate) fn create(
+        dir: &Path,
+        header: JournalHeader,
+        cuts: Option<&Cuts>,
+    ) -> Result<JournalFile> {
         let path = journal_path(dir, header.partition, header.generation);
         let file = crate::fs::open_rw(&path, true)?;
         let bytes = encode_header(&header);
@@ -364,7 +372,19 @@ impl JournalFile {
         if let Err(e) = written {
             // Left behind, the file would make every later create of this
             // generation fail (`create_new`); it holds no event.
-            let _ = std::fs::remove_file(&path);
+            let remove = || std::fs::remove_file(&path).map_err(Error::io("remove", &path));
+            let _ = match cuts {
+                Some(cuts) => cuts.cut(
+                    Cut::Journal {
+                        partition: header.partition,
+                        generation: header.generation,
+                        salt: header.salt,
+                        offset: 0,
+                    },
+                    remove,
+                ),
+                None => remove(),
+            };
             return Err(e);
         }
         Ok(JournalFile {

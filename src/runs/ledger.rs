@@ -190,12 +190,27 @@ impl Ledger {
             used: 0,
         };
         if scan.torn && !self.read_only {
-            // No valid frame follows the end (see `journal::scan`), so no
-            // reader replayed one: cutting the tail is no cut to record.
+            // No valid frame follows the end (see `journal::scan`), but what
+            // is cut may have been a whole event when a reader replayed it,
+            // damaged since: recorded, so readers replay the journals again.
             let h = f.handle(false)?;
-            h.set_len(scan.end)
-                .and_then(|()| h.sync_all())
-                .map_err(Error::io("truncate", path))?;
+            let truncate = || {
+                h.set_len(scan.end)
+                    .and_then(|()| h.sync_all())
+                    .map_err(Error::io("truncate", path))
+            };
+            match &self.cuts {
+                Some(cuts) => cuts.cut(
+                    Cut::Journal {
+                        partition: id.0,
+                        generation: id.1,
+                        salt: f.header.salt,
+                        offset: scan.end,
+                    },
+                    truncate,
+                )?,
+                None => truncate()?,
+            }
             f.file = None;
         }
         for (offset, reason) in scan.damage {
@@ -473,7 +488,7 @@ impl Ledger {
                     generation,
                     salt: crate::segment::format::new_salt(),
                 };
-                let f = JournalFile::create(&self.dir, header)?;
+                let f = JournalFile::create(&self.dir, header, self.cuts.as_ref())?;
                 st.files.insert((partition, generation), f);
                 created = true;
                 (partition, generation)

@@ -11,23 +11,30 @@
 //! reader read, so its length cannot tell. The same holds for a run
 //! journal cut back after its `fsync` failed.
 //!
-//! So every such cut of a whole frame (a torn frame or a seal block is no
-//! record to any reader, and a write that landed nothing cuts nothing),
-//! and every removal of a segment file whose creation failed (the next
-//! file of that ID has another salt), goes in three steps: the writer
-//! numbers the cut (one more than the last) and appends an entry saying
-//! what it cuts to the log in the project's `cuts` file; it makes the cut;
-//! then it writes the number at the start of the file. The count moves
-//! after the cut and after its entry, and a writer that crashes before
-//! the count leaves an entry numbered past it. A writer opening the
-//! project goes on with a log whose every entry is counted: nothing was
-//! cut without a record, so readers keep what they read. It starts the
-//! log afresh with one cut, of anything, when it finds an entry past the
-//! count (a crash in the middle of a cut, which may or may not have been
-//! made), or a log it cannot trust to say so: none (or a damaged
-//! header), or one of version 1, whose writers made a cut before logging
-//! it. (An entry torn by a crash was never counted, and its cut was never
-//! begun: entries are written before their cuts.)
+//! So every such cut of a whole frame (a torn frame or a seal block that
+//! a batch left is no record to any reader, and a write that landed
+//! nothing cuts nothing), every cut recovery makes when the writer opens
+//! (what it cuts off a damaged end may have been a whole record or event
+//! when a reader read it), and every removal of a segment or journal file
+//! whose creation failed (the next file of that ID has another salt),
+//! goes in three steps: the writer numbers the cut (one more than the
+//! last) and appends an entry saying what it cuts to the log in the
+//! project's `cuts` file; it makes the cut; then it writes the number at
+//! the start of the file. The count moves after the cut and after its
+//! entry, and a writer that crashes before the count leaves an entry
+//! numbered past it. When an entry cannot be written, the writer cuts the
+//! log off the file (keeping the count) before it makes the cut, so no one
+//! trusts the log until it is started afresh.
+//!
+//! A writer opening the project goes on with a log whose every entry is
+//! counted: every cut was recorded, so readers keep what they read. It
+//! starts the log afresh with one cut, of anything, when it finds an entry
+//! past the count (a crash in the middle of a cut, which may or may not
+//! have been made), or a log it cannot trust to say so: none (no cut yet,
+//! a damaged header, a log cut off after a failed entry, or a writer that
+//! predates the log), or one of version 1, whose writers made a cut before
+//! logging it. (An entry torn by a crash was never counted, and its cut
+//! was never begun.)
 //!
 //! A reader reads the count before and after each look at the active
 //! segments and the journals. When it differs from the count of the last
@@ -65,7 +72,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | the cut's number (`u64`) |
-//! | 8 | 1 | kind: 0 anything (read everything again), 1 frames cut off a segment, 2 a segment file removed, 3 frames cut off a run journal |
+//! | 8 | 1 | kind: 0 anything (read everything again), 1 frames cut off a segment, 2 a segment file removed, 3 frames cut off a run journal (offset 0: the file was removed) |
 //! | 9 | 3 | zero |
 //! | 12 | 4 | partition (`u32`; kinds 1–3, else 0) |
 //! | 16 | 4 | generation (`u32`; kinds 1–3, else 0) |
@@ -83,7 +90,9 @@
 //! pass [`MAX_ENTRIES`] entries.
 //!
 //! The file is not synced: only running processes read it, and after a
-//! power loss every reader starts afresh. A writer resumes the count it
+//! power loss every reader starts afresh (a reader on another host, over
+//! a network file system, that outlives the writer's host could see a
+//! stale log: not supported). A writer resumes the count it
 //! finds (or the highest number in the log, if higher), so the count
 //! never repeats a value a running reader has seen. A reader that finds
 //! no file (no cut yet, or a writer that predates it) reads 0.
@@ -399,13 +408,17 @@ impl Cuts {
     /// ([`open_writer`](Self::open_writer)).
     ///
     /// The count moves even if `make` fails: the writer's next write goes
-    /// where the cut began, so what a reader read from there is no longer
-    /// the file's. `make`'s error comes first; then a failure to write the
-    /// entry or the count (the cut stands: the writer's own file must not
-    /// keep frames it refused). A reader then reads everything again at
-    /// its next look (the count moved without the entry), or, if the count
-    /// could not be written, may keep showing the cut frames until the
-    /// next count or until it reopens.
+    /// where the cut began, so readers must forget what they read from
+    /// there (they may read the refused frames again until that write,
+    /// and a follower deliver them twice). `make`'s error comes first; then
+    /// a failure to write the entry or the count (the cut stands: the
+    /// writer's own file must not keep frames it refused). When the entry
+    /// could not be written, the log is cut off first ([`drop_log`](Self::drop_log)):
+    /// a reader then reads everything again at its next look, and so does
+    /// every reader once the next writer opens. When only the count could
+    /// not be written, a reader may keep showing the cut frames until the
+    /// next count, until the next writer opens (it finds the entry past the
+    /// count), or until it reopens.
     pub(crate) fn cut(&self, cut: Cut, make: impl FnOnce() -> Result<()>) -> Result<()> {
         let Some(writer) = &self.0.writer else {
             debug_assert!(false, "a reader never cuts");
@@ -415,8 +428,25 @@ impl Cuts {
         // locks): the count must not pass a cut still being made.
         let mut w = writer.lock();
         let logged = self.log_entry(&mut w, &cut);
+        if logged.is_err() {
+            self.drop_log(&mut w);
+        }
         let made = make();
         made.and(logged).and(self.write_count(&w))
+    }
+
+    /// Writer, after an entry could not be written: cut the log off the
+    /// file (keeping the count), so that until it is started afresh no one
+    /// trusts it: a reader whose count moves reads everything again, and
+    /// the next writer to open records a cut of anything, even if this one
+    /// crashes before its count (its cut would otherwise go unrecorded).
+    /// Best effort: shrinking a file needs no space, but may fail too.
+    fn drop_log(&self, w: &mut WriterState) {
+        if let Some(f) = self.0.file.lock().as_ref() {
+            let _ = f.set_len(LOG_AT as u64);
+        }
+        // Full: the next entry starts the log afresh.
+        w.log_end = ENTRIES_AT + MAX_ENTRIES * ENTRY_LEN;
     }
 
     /// Writer: append the entry of the next cut, `cut`, to the log (or
@@ -447,7 +477,6 @@ impl Cuts {
         if logged.is_ok() {
             w.log_end = if afresh { ENTRIES_AT } else { w.log_end } + ENTRY_LEN;
         }
-        // (After a failed write, the next entry goes where this one failed.)
         logged
     }
 
@@ -590,6 +619,80 @@ mod tests {
             2,
             "counted even so"
         );
+    }
+
+    /// A log whose every entry is counted is resumed even with garbage
+    /// after its entries (a write in progress when the writer stopped):
+    /// the next entry goes over it.
+    #[test]
+    fn a_writer_resumes_a_log_with_garbage_after_its_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CUTS_FILE);
+        let w = Cuts::open_writer(dir.path()).unwrap();
+        log(&w, seg(1));
+        drop(w);
+        let mut b = std::fs::read(&path).unwrap();
+        b.extend_from_slice(&[0xa5; 30]);
+        std::fs::write(&path, &b).unwrap();
+        let w = Cuts::open_writer(dir.path()).unwrap();
+        assert_eq!(w.read().unwrap(), 2, "no cut at open");
+        log(&w, seg(2));
+        let reader = Cuts::open_reader(dir.path());
+        assert_eq!(reader.since(1, 3).unwrap(), [seg(1), seg(2)]);
+    }
+
+    /// A full log is resumed too; the next cut starts it afresh.
+    #[test]
+    fn a_full_log_is_resumed_and_started_afresh_at_the_next_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Cuts::open_writer(dir.path()).unwrap();
+        for i in 1..MAX_ENTRIES as u32 {
+            log(&w, seg(i));
+        }
+        let count = w.read().unwrap();
+        assert_eq!(count, MAX_ENTRIES as u64);
+        drop(w);
+        let reader = Cuts::open_reader(dir.path());
+        let w = Cuts::open_writer(dir.path()).unwrap();
+        assert_eq!(reader.read().unwrap(), count, "no cut at open");
+        assert_eq!(
+            reader.since(count - 1, count).unwrap(),
+            [seg(count as u32 - 1)]
+        );
+        log(&w, seg(7));
+        assert_eq!(reader.since(count, count + 1).unwrap(), [seg(7)]);
+        assert_eq!(
+            reader.since(count - 1, count + 1).unwrap(),
+            [Cut::Any],
+            "afresh"
+        );
+    }
+
+    /// After an entry could not be written, the log is cut off the file
+    /// (the count kept): readers whose count moves read everything again,
+    /// and so does the next writer's open, even if the cut's own count
+    /// was never written.
+    #[test]
+    fn a_log_that_lost_an_entry_is_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Cuts::open_writer(dir.path()).unwrap();
+        log(&w, seg(1));
+        // As `cut` does when the entry of cut 3 cannot be written: the
+        // count of cut 3 is not written either (a crash).
+        {
+            let mut state = w.0.writer.as_ref().unwrap().lock();
+            state.count += 1;
+            w.drop_log(&mut state);
+        }
+        let b = std::fs::read(dir.path().join(CUTS_FILE)).unwrap();
+        assert_eq!(b, 2u64.to_le_bytes(), "the count alone");
+        drop(w);
+        let reader = Cuts::open_reader(dir.path());
+        let w = Cuts::open_writer(dir.path()).unwrap();
+        assert_eq!(reader.since(2, w.read().unwrap()).unwrap(), [Cut::Any]);
+        log(&w, seg(5));
+        let count = w.read().unwrap();
+        assert_eq!(reader.since(count - 1, count).unwrap(), [seg(5)], "afresh");
     }
 
     /// A log of version 1 (a writer that logged a cut after making it)

@@ -53,8 +53,8 @@ pub(crate) struct ActiveSegment {
     /// Opened by a read-only store: another process writes the file.
     read_only: bool,
     /// The writer's cut log, where a cut of a whole frame of this file is
-    /// recorded after it is made (`None` in a read-only store, which never
-    /// cuts).
+    /// recorded before it is made and counted after (`None` in a
+    /// read-only store, which never cuts).
     cuts: Option<Cuts>,
 }
 
@@ -254,7 +254,7 @@ impl ActiveSegment {
     /// [`abandon`](Self::abandon)). On error the file is cut back.
     pub(crate) fn write(&mut self, buf: &[u8]) -> Result<()> {
         if let Err(e) = crate::fs::write_all_at(&self.file, buf, self.end, "segment::append") {
-            let _ = self.cut_back();
+            let _ = self.cut_back(false);
             return Err(Error::io("append to", &self.path)(e));
         }
         self.dirty = true;
@@ -284,15 +284,18 @@ impl ActiveSegment {
     /// Cut off frames written by [`write`](Self::write) but not committed
     /// (a later part of the same batch failed elsewhere).
     pub(crate) fn abandon(&mut self) -> Result<()> {
-        self.cut_back()
+        self.cut_back(false)
     }
 
-    /// Cut the file back to `end`; then, if a whole frame was cut (which a
-    /// reader in another process may have read as a record), record where
-    /// (`end`, and the next ordinal), so that such a reader forgets what it
-    /// read from there (see [`cuts`](crate::segment::cuts)). Nothing past `end` is nothing to
-    /// cut; a torn frame or a seal block is no record to any reader.
-    fn cut_back(&self) -> Result<()> {
+    /// Cut the file back to `end`, recorded (see [`cuts`](crate::segment::cuts))
+    /// when a whole frame is cut, or with `always`: the cut log gets
+    /// where (`end`, and the next ordinal) before the cut is made, so that
+    /// a reader in another process that read a record there forgets it.
+    /// Nothing past `end` is nothing to cut. A torn frame or a seal block
+    /// that a batch left is no record to any reader; but what recovery
+    /// cuts at open may have been a whole record when a reader read it
+    /// and been damaged since, so recovery cuts with `always`.
+    fn cut_back(&self, always: bool) -> Result<()> {
         let len = self
             .file
             .metadata()
@@ -307,7 +310,7 @@ impl ActiveSegment {
                 .map_err(Error::io("truncate", &self.path))
         };
         match &self.cuts {
-            Some(cuts) if self.whole_frame_after_end(len) => cuts.cut(
+            Some(cuts) if always || self.whole_frame_after_end(len) => cuts.cut(
                 Cut::Segment {
                     id: self.id,
                     salt: self.salt,
@@ -335,9 +338,10 @@ impl ActiveSegment {
                 >= format::FRAME_HEAD_LEN as u64 + u64::from(summary) + u64::from(detail)
     }
 
-    /// Recovery: cut whatever follows the last valid frame, durably.
+    /// Recovery: cut whatever follows the last valid frame, durably, and
+    /// record the cut.
     pub(crate) fn cut_tail(&mut self) -> Result<()> {
-        self.abandon()?;
+        self.cut_back(true)?;
         self.file.sync_all().map_err(Error::io("sync", &self.path))
     }
 
@@ -523,7 +527,7 @@ impl ActiveSegment {
         );
         let undo = |seg: &mut Self| {
             let _ = fs::remove_file(&index_tmp);
-            let _ = seg.cut_back();
+            let _ = seg.cut_back(false);
         };
         let written = open_rw(&index_tmp, false).and_then(|f| {
             f.set_len(0)
