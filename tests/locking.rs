@@ -145,25 +145,59 @@ fn flip(path: &std::path::Path, at: i64) {
     std::fs::write(path, b).unwrap();
 }
 
+/// A store whose writer appended records 0..5 (`rec(T0, i)`, one
+/// segment) and closed, beside a read-only reader that read them all and
+/// whose follower (started before the appends) delivered them.
+struct ReadThenClosed {
+    dir: tempfile::TempDir,
+    clock: runlog::ManualClock,
+    reader: runlog::Project,
+    follow: runlog::Follow,
+    /// The segment's file.
+    segment: std::path::PathBuf,
+}
+
+fn read_then_closed() -> ReadThenClosed {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let store = open(dir.path(), &clock);
+    let p = store.project("p").unwrap();
+    let reader = options(&clock)
+        .open_read_only(dir.path())
+        .unwrap()
+        .project("p")
+        .unwrap();
+    let mut follow = reader.follow(&runlog::Query::new()).unwrap();
+    p.append_batch(&(0..5).map(|i| rec(T0, i)).collect::<Vec<_>>())
+        .unwrap();
+    let all_time = runlog::Query::new().all_time();
+    assert_eq!(reader.count(&all_time).unwrap().total, 5);
+    assert_eq!(follow.next_batch(Duration::ZERO).unwrap().len(), 5);
+    let segment = only_segment(&p);
+    drop((p, store));
+    ReadThenClosed {
+        dir,
+        clock,
+        reader,
+        follow,
+        segment,
+    }
+}
+
 /// A writer that closes and opens again cuts nothing, so a reader keeps
 /// what it read: here it still counts a record damaged on disk since it
 /// read it (a reader reading the segment again would skip it and report
 /// damage), and it reads on from where it was.
 #[test]
 fn a_writer_reopening_makes_no_reader_read_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = clock();
+    let ReadThenClosed {
+        dir,
+        clock,
+        reader,
+        segment,
+        ..
+    } = read_then_closed();
     let all_time = runlog::Query::new().all_time();
-    let store = open(dir.path(), &clock);
-    let p = store.project("p").unwrap();
-    p.append_batch(&(0..5).map(|i| rec(T0, i)).collect::<Vec<_>>())
-        .unwrap();
-    let reader_store = options(&clock).open_read_only(dir.path()).unwrap();
-    let reader = reader_store.project("p").unwrap();
-    assert_eq!(reader.count(&all_time).unwrap().total, 5);
-    let segment = only_segment(&p);
-    drop((p, store));
-
     let store = open(dir.path(), &clock);
     let p = store.project("p").unwrap();
     flip(&segment, -5);
@@ -185,19 +219,14 @@ fn a_writer_reopening_makes_no_reader_read_again() {
 /// and the reader counts exactly what the writer has.
 #[test]
 fn a_follower_gets_the_records_written_in_place_of_one_a_recovery_cut() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = clock();
+    let ReadThenClosed {
+        dir,
+        clock,
+        reader,
+        mut follow,
+        segment,
+    } = read_then_closed();
     let all_time = runlog::Query::new().all_time();
-    let store = open(dir.path(), &clock);
-    let p = store.project("p").unwrap();
-    let reader_store = options(&clock).open_read_only(dir.path()).unwrap();
-    let reader = reader_store.project("p").unwrap();
-    let mut follow = reader.follow(&runlog::Query::new()).unwrap();
-    p.append_batch(&(0..5).map(|i| rec(T0, i)).collect::<Vec<_>>())
-        .unwrap();
-    assert_eq!(follow.next_batch(Duration::ZERO).unwrap().len(), 5);
-    let segment = only_segment(&p);
-    drop((p, store));
 
     // The last record's checksum no longer matches: the next writer's
     // recovery cuts it.
@@ -239,18 +268,14 @@ fn last_frame(path: &std::path::Path) -> usize {
 /// shows exactly the writer's records, and reports no damage.
 #[test]
 fn a_recovery_cut_of_a_frame_whose_length_was_damaged_is_recorded() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = clock();
+    let ReadThenClosed {
+        dir,
+        clock,
+        reader,
+        segment,
+        ..
+    } = read_then_closed();
     let all_time = runlog::Query::new().all_time();
-    let store = open(dir.path(), &clock);
-    let p = store.project("p").unwrap();
-    let reader_store = options(&clock).open_read_only(dir.path()).unwrap();
-    let reader = reader_store.project("p").unwrap();
-    p.append_batch(&(0..5).map(|i| rec(T0, i)).collect::<Vec<_>>())
-        .unwrap();
-    assert_eq!(reader.count(&all_time).unwrap().total, 5);
-    let segment = only_segment(&p);
-    drop((p, store));
 
     // The top byte of the last frame's detail length: it now claims more
     // bytes than the file holds.

@@ -297,6 +297,13 @@ impl CutScene {
             .extend(ids.into_iter().zip(records.iter().cloned()));
     }
 
+    /// Close the writer (the reader's handle stands in for it meanwhile)
+    /// and open another.
+    fn reopen_writer(&mut self) {
+        drop(std::mem::replace(&mut self.p, self.reader.clone()));
+        self.p = open(self.dir.path(), &clock()).project("p").unwrap();
+    }
+
     /// The reader's queries, counts and lookups agree with the writer's and
     /// with what was acknowledged, and it found no damage.
     fn check_reader(&self) {
@@ -447,26 +454,7 @@ fn writer_reopens_after(log: Log) {
         r(at(3), Level::Warn, "delta"),
         r(at(3), Level::Info, "delta three"),
     ]);
-    let CutScene {
-        dir,
-        p,
-        reader,
-        follow,
-        before_cut,
-        acked,
-        other_seg,
-    } = s;
-    drop(p);
-    let p = open(dir.path(), &clock()).project("p").unwrap();
-    let s = CutScene {
-        dir,
-        p,
-        reader,
-        follow,
-        before_cut,
-        acked,
-        other_seg,
-    };
+    s.reopen_writer();
     s.check_reader();
 }
 
