@@ -6,7 +6,7 @@
 //!
 //! Groups:
 //! - `append`: `Project::append_batch` in batches of 1,000 generated
-//!   records (see `runlog::sample`), default sync policy, clock set so the
+//!   records (see `runlog_sample`), default sync policy, clock set so the
 //!   records are within retention.
 //!   - `fresh_100k`: a new store per iteration, 100,000 records into it.
 //!   - `fresh_100k_no_late`: the same without late records.
@@ -33,8 +33,8 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use runlog::sample::{Config, Generator};
 use runlog::{LogRecord, ManualClock, StoreOptions, SyncPolicy, TimeRange, Timestamp, format};
+use runlog_sample::{Config, Generator};
 
 /// Records per `append_batch` call.
 const BATCH: usize = 1_000;

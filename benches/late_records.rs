@@ -1,7 +1,7 @@
 //! How late records affect append throughput as an active segment grows.
 //!
 //! Not a criterion benchmark: it appends a few million generated records
-//! (`runlog::sample`) into one segment, in batches of 1,000, and prints the
+//! (`runlog_sample`) into one segment, in batches of 1,000, and prints the
 //! throughput of every 500,000, with and without late records, at the
 //! generator's default rate (2,000 records per second of generated time)
 //! and at ten times that. A late record is up to 4 minutes older than the
@@ -15,8 +15,8 @@
 
 use std::time::{Duration, Instant};
 
-use runlog::sample::{Config, Generator};
 use runlog::{ManualClock, StoreOptions, SyncPolicy, Timestamp};
+use runlog_sample::{Config, Generator};
 
 const BATCH: usize = 1_000;
 const REPORT_EVERY: usize = 500_000;

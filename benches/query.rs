@@ -4,7 +4,7 @@
 //! Run with `cargo bench --bench query` (1,000,000 records over 30 days);
 //! set `RUNLOG_BENCH_RECORDS=10000000` for the 10-million-record store.
 //! The store is built once per run (untimed), in a temporary directory,
-//! with the `runlog::sample` generator, time-stretched so the records
+//! with the `runlog_sample` generator, time-stretched so the records
 //! cover exactly 30 days; the clock then stands at the newest record.
 //!
 //! Benchmarks (each returns at most 100 records):
@@ -27,10 +27,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use runlog::sample::{Generator, Spread};
 use runlog::{
     Level, LogRecord, ManualClock, Preset, Project, Query, Store, StoreOptions, Timestamp,
 };
+use runlog_sample::{Generator, Spread};
 
 const SEED: u64 = 7;
 const DAYS: u64 = 30;
@@ -46,7 +46,7 @@ fn record_count() -> u64 {
         .unwrap_or(1_000_000)
 }
 
-/// `total` records spread over `DAYS` (see `runlog::sample::Spread`).
+/// `total` records spread over `DAYS` (see `runlog_sample::Spread`).
 fn month(total: u64) -> Spread {
     Spread::new(SEED, start(), total, Duration::from_secs(DAYS * 86_400))
 }

@@ -11,7 +11,7 @@
 //! - `run_event`: one event per iteration, into a fresh store per sample
 //!   (its first record, or first run, written untimed: file creation).
 //!   - `append_one_log_record`: `Project::append` of one generated record
-//!     (`runlog::sample`, no late records), the baseline.
+//!     (`runlog_sample`, no late records), the baseline.
 //!   - `record_run_event`: alternately `start_run` of a new job (a
 //!     scheduled run of one of 50 flows, triggered 10 µs after the
 //!     previous one) and `attempt_succeeded` of it.
@@ -42,11 +42,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use runlog::sample::{Config, Generator};
 use runlog::{
     LogRecord, ManualClock, NewRun, Preset, Project, RetryPolicy, RunQuery, RunStatus, Store,
     StoreOptions, SyncPolicy, Text, Timestamp, Trigger,
 };
+use runlog_sample::{Config, Generator};
 
 const SEED: u64 = 0x0123_4567_89AB_CDEF;
 const DAYS: i64 = 30;

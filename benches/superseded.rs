@@ -25,11 +25,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use runlog::sample::{Config, Generator};
 use runlog::{
     Clock, Level, ManualClock, NewRun, Preset, Project, Query, RetryPolicy, Store, StoreOptions,
     SyncPolicy, Timestamp, Trigger,
 };
+use runlog_sample::{Config, Generator};
 
 const RETRIED: usize = 2_000;
 

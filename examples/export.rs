@@ -7,11 +7,11 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter};
 use std::time::Duration;
 
-use runlog::sample::{Config, Generator};
 use runlog::{
     Clock, ExportFormat, Level, ManualClock, NewRun, Preset, Query, StoreOptions, Timestamp,
     Trigger,
 };
+use runlog_sample::{Config, Generator};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;

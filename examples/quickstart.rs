@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use runlog::sample::{Config, Generator};
 use runlog::{
     Clock, Level, LogRecord, ManualClock, NewRun, Preset, Query, RunQuery, RunStatus, StoreOptions,
     Timestamp, Trigger,
 };
+use runlog_sample::{Config, Generator};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;

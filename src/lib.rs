@@ -104,8 +104,6 @@ mod project;
 mod query;
 mod record;
 mod runs;
-/// A deterministic generator of realistic log records, for benchmarks, examples and tests.
-pub mod sample;
 mod segment;
 mod simd;
 mod store;

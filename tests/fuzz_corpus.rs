@@ -708,7 +708,7 @@ fn seed_files() -> Vec<(&'static str, String, Vec<u8>)> {
     // segment, another version.
     let ix = |records: &[LogRecord]| runlog::__fuzz::encode_index(records, INDEX_SEGMENT);
     let hand: Vec<LogRecord> = (0..6).map(rec).collect();
-    let generated = runlog::sample::Generator::new(7, Timestamp::from_secs(1_700_000_000)).batch(8);
+    let generated = runlog_sample::Generator::new(7, Timestamp::from_secs(1_700_000_000)).batch(8);
     let ix_hand = ix(&hand);
     let ix_one = ix(&hand[..1]);
     let flip = |b: &[u8], at: usize, bit: u8| {

@@ -8,7 +8,7 @@
 //! where the two engines' semantics differ.
 //!
 //! The month is built once per run (untimed) into both engines, from one
-//! stream of records of the `runlog::sample` generator (same seed, start,
+//! stream of records of the `runlog_sample` generator (same seed, start,
 //! time stretching and ~2-minute batches as `benches/query.rs`). Before
 //! timing anything, every query is run on both engines and the results are
 //! compared record by record (time, level, every text field, attempt,
@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use runlog::sample::{Generator, Spread};
+use runlog_sample::{Generator, Spread};
 use runlog::{
     Level, LogRecord, ManualClock, Preset, Project, Query, Store, StoreOptions, Text, Timestamp,
 };
@@ -67,7 +67,7 @@ fn record_count() -> u64 {
         .unwrap_or(1_000_000)
 }
 
-/// `total` records spread over `DAYS` (see `runlog::sample::Spread`).
+/// `total` records spread over `DAYS` (see `runlog_sample::Spread`).
 fn month(total: u64) -> Spread {
     Spread::new(SEED, start(), total, Duration::from_secs(DAYS * 86_400))
 }

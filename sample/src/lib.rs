@@ -1,5 +1,5 @@
 //!
-//! [`Generator`](crate::sample::Generator) plays an iPaaS integration
+//! [`Generator`] plays an iPaaS integration
 //! runtime: a catalogue of flows (by default 300, with Zipf-like
 //! popularity) belonging to a few apps with
 //! versions, running in `prod`, `test` and `staging`, built from
@@ -25,7 +25,7 @@
 //! few hundred nanoseconds per record, far less than storing it.
 //!
 //! ```
-//! use runlog::sample::{Config, Generator};
+//! use runlog_sample::{Config, Generator};
 //! use runlog::Timestamp;
 //!
 //! let start = Timestamp::from_secs(1_700_000_000);
@@ -45,13 +45,12 @@
 
 use std::time::Duration;
 
-use crate::record::{Level, LogRecord};
-use crate::time::{Timestamp, duration_micros};
+use runlog::{Level, LogRecord, Text, Timestamp};
 
 /// Settings of a [`Generator`]; [`Config::new`] gives the defaults.
 ///
 /// ```
-/// use runlog::sample::Config;
+/// use runlog_sample::Config;
 /// let cfg = Config::new().flows(50).records_per_sec(10_000).late_fraction(0.05);
 /// assert_eq!(cfg.flow_count(), 50);
 /// ```
@@ -578,7 +577,9 @@ impl Generator {
         let mut g = Generator {
             rng,
             gap: (1_000_000 / u64::from(cfg.records_per_sec)).max(1),
-            max_late: duration_micros(cfg.max_late).max(0) as u64,
+            max_late: i64::try_from(cfg.max_late.as_micros())
+                .unwrap_or(i64::MAX)
+                .max(0) as u64,
             cfg,
             apps,
             flows,
@@ -722,7 +723,7 @@ impl Generator {
         write_content(
             scratch, rng, flow, job, comp, action, level, pos, elapsed_ms,
         );
-        let content = crate::record::Text::from(scratch.as_str());
+        let content = Text::from(scratch.as_str());
         let detail = rng.chance(self.cfg.detail_fraction).then(|| {
             scratch.clear();
             write_detail(scratch, rng, flow, job, comp, action, level);
@@ -757,7 +758,7 @@ impl Generator {
 ///
 /// ```
 /// use runlog::Timestamp;
-/// use runlog::sample::Spread;
+/// use runlog_sample::Spread;
 /// use std::time::Duration;
 /// let start = Timestamp::from_secs(1_700_000_000);
 /// let mut month = Spread::new(7, start, 10_000, Duration::from_secs(30 * 86_400));

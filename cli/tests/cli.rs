@@ -2,22 +2,21 @@
 //! store this test process writes (and keeps open as its writer), its
 //! answers checked against the library's own.
 
-#![cfg(feature = "cli")]
-
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use common::pages;
-use runlog::sample::Spread;
 use runlog::{
     Clock, ExecutionBundle, ExportRow, Level, LogRecord, ManualClock, NewRun, Project, Query,
     RetryPolicy, Run, RunQuery, RunStatus, Store, StoreOptions, StoredRecord, SyncPolicy,
     SystemClock, TimeRange, Timestamp, Trigger,
 };
+use runlog_sample::Spread;
 
 const PROJECT: &str = "shop";
 
