@@ -8,7 +8,7 @@
 //! - **Storage**: per project, time-partitioned (default: one hour),
 //!   append-only segment files. Every record is framed with its lengths and
 //!   CRC32 checksums; a torn or corrupt record is detected, never returned.
-//!   See [`format`](mod@format) for the byte layout.
+//!   The byte layout is documented in `src/segment/format.rs`.
 //! - **Sealing**: once its partition (plus a grace period for late records)
 //!   is over, a segment gets its tables written and becomes immutable; it
 //!   then opens without a scan of its records (a store open only lists
@@ -40,7 +40,8 @@
 //!   successful retry supersedes the earlier failures: their logs are
 //!   hidden from default queries ([`Query::include_superseded`] shows
 //!   them). Runs and scheduled tasks are listed with [`Project::runs`] and
-//!   [`Project::scheduled_tasks`]. See [`journal`] for the byte layout.
+//!   [`Project::scheduled_tasks`]. The run journal's byte layout is
+//!   documented in `src/runs/journal.rs`.
 //! - **One writer**: a lock file keeps a second writing process out with
 //!   [`Error::Locked`]; any number of processes may open the store
 //!   read-only meanwhile ([`Store::open_read_only`]).
@@ -122,18 +123,26 @@ pub use record::{
     Field, Level, LogRecord, MAX_CONTENT_BYTES, MAX_DETAIL_BYTES, MAX_JOB_ID_BYTES, MAX_NAME_BYTES,
     RecordId, SegmentId, StoredRecord, Text,
 };
+/// The run journal's codec; not part of the API (feature `__internal`).
+#[cfg(feature = "__internal")]
+#[doc(hidden)]
 pub use runs::journal;
 pub use runs::{
     Attempt, AttemptTicket, MAX_ERROR_BYTES, MAX_RETRY_DELAY, NewRun, Outcome, RetryPolicy, Run,
     RunCounts, RunCursor, RunPage, RunQuery, RunStatus, Trigger,
 };
+/// The segment frame codec; not part of the API (feature `__internal`).
+#[cfg(feature = "__internal")]
+#[doc(hidden)]
 pub use segment::format;
 pub use segment::recovery::{Damage, VerifyReport};
 pub use store::{MAX_PROJECT_NAME, Store};
 pub use time::{Preset, RangeSpec, ResolvedRange, TimeRange, Timestamp};
 
 /// Entry points for the fuzz targets and their corpus replay
-/// (`fuzz/`, `tests/fuzz_corpus.rs`); not part of the API.
+/// (`fuzz/`, `tests/fuzz_corpus.rs`); not part of the API (feature
+/// `__internal`).
+#[cfg(feature = "__internal")]
 #[doc(hidden)]
 pub mod __fuzz {
     use crate::index::IndexField;

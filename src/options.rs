@@ -152,7 +152,8 @@ impl StoreOptions {
     /// which `benches/append.rs` measures beside the whole append. Not
     /// part of the API: the segments of a store opened this way index no
     /// record, so its filtered queries, counts and job lookups find
-    /// nothing.
+    /// nothing. Only with the feature `__internal`.
+    #[cfg(feature = "__internal")]
     #[doc(hidden)]
     #[must_use]
     pub fn __without_index(mut self) -> Self {

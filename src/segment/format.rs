@@ -357,6 +357,7 @@ fn detail_crc(seed: u32, detail: &[u8]) -> u32 {
 
 /// Append the frame of `r` (already validated) with `ordinal` to `out`,
 /// checksummed with the segment's `salt`; returns the frame's length.
+#[cfg(any(test, feature = "__internal"))]
 pub fn encode_frame(r: &LogRecord, ordinal: u32, salt: u64, out: &mut Vec<u8>) -> usize {
     encode_frame_seeded(r, ordinal, salt_seed(salt), out)
 }
