@@ -3,9 +3,9 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::record::Field;
-use crate::runs::RunStatus;
-use crate::time::Timestamp;
+use crate::record::field::Field;
+use crate::runs::status::RunStatus;
+use crate::time::timestamp::Timestamp;
 
 /// `Result` with runlog's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -234,9 +234,9 @@ impl Error {
         move |source| Error::Io { op, path, source }
     }
 
-    /// [`Error::UnsupportedVersion`] unless `found` is the version this build reads.
-    pub(crate) fn check_version(path: &std::path::Path, found: u16) -> Result<()> {
-        let supported = crate::segment::format::FORMAT_VERSION;
+    /// [`Error::UnsupportedVersion`] unless `found` is `supported`, the
+    /// version of that file's format this build reads.
+    pub(crate) fn check_version(path: &std::path::Path, found: u16, supported: u16) -> Result<()> {
         if found == supported {
             return Ok(());
         }

@@ -94,6 +94,7 @@
 #![warn(missing_docs)]
 
 mod clock;
+mod codec;
 mod error;
 mod export;
 mod fs;

@@ -16,11 +16,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::{u16_at, u32_at};
 use crate::error::{Error, Result};
-use crate::segment::format::{FORMAT_VERSION, u16_at, u32_at};
 use crate::time::{Preset, RangeSpec, TimeRange};
 
 const MAGIC: [u8; 8] = *b"RLPRESET";
+/// The presets file format's version.
+const PRESETS_VERSION: u16 = 1;
 const HEAD: usize = 20;
 /// Longest preset name, in bytes.
 pub const MAX_PRESET_NAME: usize = 64;
@@ -73,7 +75,7 @@ pub fn encode(presets: &[(String, SavedRange)]) -> Vec<u8> {
     let payload = postcard::to_allocvec(presets).unwrap_or_default();
     let mut out = Vec::with_capacity(HEAD + payload.len());
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&PRESETS_VERSION.to_le_bytes());
     out.extend_from_slice(&[0, 0]);
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
@@ -86,7 +88,7 @@ pub fn decode(path: &Path, b: &[u8]) -> Result<Vec<(String, SavedRange)>> {
     if b.len() < HEAD || b[..8] != MAGIC {
         return Err(Error::corrupt(path, 0, "not a runlog presets file"));
     }
-    Error::check_version(path, u16_at(b, 8))?;
+    Error::check_version(path, u16_at(b, 8), PRESETS_VERSION)?;
     if b[10..12] != [0, 0] {
         return Err(Error::corrupt(path, 10, "reserved bytes are not zero"));
     }

@@ -18,10 +18,10 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
+use crate::codec::{u16_at, u32_at};
 use crate::error::{Error, Result};
 use crate::options::{StoreOptions, SyncPolicy};
 use crate::project::{Project, ProjectInner};
-use crate::segment::format::{FORMAT_VERSION, u16_at, u32_at};
 use crate::segment::recovery::VerifyReport;
 
 const META_FILE: &str = "runlog.meta";
@@ -42,12 +42,14 @@ pub const MAX_PROJECT_NAME: usize = 64;
 /// | 16 | 12 | reserved, 0 |
 /// | 28 | 4 | CRC32 of bytes 0..28 |
 const META_MAGIC: [u8; 8] = *b"RUNLOGST";
+/// The settings file format's version.
+const META_VERSION: u16 = 1;
 const META_LEN: usize = 32;
 
 fn encode_meta(partition_secs: u32) -> [u8; META_LEN] {
     let mut b = [0u8; META_LEN];
     b[..8].copy_from_slice(&META_MAGIC);
-    b[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    b[8..10].copy_from_slice(&META_VERSION.to_le_bytes());
     b[12..16].copy_from_slice(&partition_secs.to_le_bytes());
     let crc = crc32fast::hash(&b[..28]);
     b[28..].copy_from_slice(&crc.to_le_bytes());
@@ -62,7 +64,7 @@ fn decode_meta(path: &Path, b: &[u8]) -> Result<u32> {
     if crc32fast::hash(&b[..28]) != u32_at(b, 28) {
         return Err(Error::corrupt(path, 28, "settings checksum mismatch"));
     }
-    Error::check_version(path, u16_at(b, 8))?;
+    Error::check_version(path, u16_at(b, 8), META_VERSION)?;
     let secs = u32_at(b, 12);
     if !(60..=86_400).contains(&secs) || 86_400 % secs != 0 {
         return Err(Error::corrupt(

@@ -42,15 +42,17 @@ use std::sync::OnceLock;
 
 use roaring::RoaringBitmap;
 
+use crate::codec::{DecodeError, u16_at, u32_at, u64_at};
 use crate::index::dict::substring_terms;
 use crate::index::memory::MemIndex;
 use crate::index::postings::Postings;
 use crate::index::{FIELD_COUNT, IndexField};
 use crate::record::SegmentId;
-use crate::segment::format::{DecodeError, FORMAT_VERSION, u16_at, u32_at, u64_at};
 
 /// Magic number at the start of an index file.
 pub const INDEX_MAGIC: [u8; 8] = *b"RUNLOGIX";
+/// The index file format's version.
+pub(crate) const INDEX_VERSION: u16 = 1;
 const TRAILER_MAGIC: [u8; 4] = *b"RLIX";
 const HEADER_LEN: usize = 32;
 const ENTRY_LEN: usize = 20;
@@ -71,7 +73,7 @@ fn corrupt(offset: usize, reason: impl Into<String>) -> DecodeError {
 pub fn encode(mem: &MemIndex, rank_of: Option<&[u32]>, id: SegmentId, ranks: u32) -> Vec<u8> {
     let mut out = vec![0u8; HEADER_LEN];
     out[..8].copy_from_slice(&INDEX_MAGIC);
-    out[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out[8..10].copy_from_slice(&INDEX_VERSION.to_le_bytes());
     out[12..16].copy_from_slice(&id.partition.to_le_bytes());
     out[16..20].copy_from_slice(&id.generation.to_le_bytes());
     out[20..24].copy_from_slice(&ranks.to_le_bytes());
@@ -160,8 +162,11 @@ impl<B: std::ops::Deref<Target = [u8]>> IndexFile<B> {
             return Err(corrupt(28, "index header checksum mismatch"));
         }
         let version = u16_at(b, 8);
-        if version != FORMAT_VERSION {
-            return Err(DecodeError::Version { found: version });
+        if version != INDEX_VERSION {
+            return Err(DecodeError::Version {
+                found: version,
+                supported: INDEX_VERSION,
+            });
         }
         if u32_at(b, 12) != id.partition || u32_at(b, 16) != id.generation {
             return Err(corrupt(12, "index belongs to another segment"));
@@ -470,7 +475,10 @@ mod tests {
         v[28..32].copy_from_slice(&crc.to_le_bytes());
         assert!(matches!(
             IndexFile::open(v, ID),
-            Err(DecodeError::Version { found: 5 })
+            Err(DecodeError::Version {
+                found: 5,
+                supported: INDEX_VERSION
+            })
         ));
         assert!(IndexFile::open(&bytes[..bytes.len() - 1], ID).is_err());
     }

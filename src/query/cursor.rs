@@ -79,9 +79,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::codec::{decode_b64, encode_b64, i64_at, u32_at, u64_at};
 use crate::error::{Error, Result};
 use crate::record::{RecordId, SegmentId};
-use crate::segment::format::{i64_at, u32_at, u64_at};
 use crate::time::{TimeRange, Timestamp};
 
 const LEN: usize = 49;
@@ -155,8 +155,6 @@ impl Cursor {
     }
 }
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&encode_b64(&self.to_bytes()))
@@ -171,41 +169,6 @@ impl FromStr for Cursor {
         })?;
         Cursor::from_bytes(&bytes)
     }
-}
-
-/// URL-safe base64 without padding.
-pub(crate) fn encode_b64(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len().div_ceil(3) * 4);
-    for chunk in b.chunks(3) {
-        let n =
-            chunk.iter().fold(0u32, |acc, &x| (acc << 8) | u32::from(x)) << (8 * (3 - chunk.len()));
-        for i in 0..=chunk.len() {
-            s.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    s
-}
-
-/// The bytes of [`encode_b64`]'s text, if `s` is such text of at most
-/// `max_len` characters.
-pub(crate) fn decode_b64(s: &str, max_len: usize) -> Option<Vec<u8>> {
-    if s.len() > max_len {
-        return None;
-    }
-    let mut bytes = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            bytes.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    (acc == 0 && bits < 6).then_some(bytes)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use roaring::RoaringBitmap;
 
+use crate::codec::DecodeError;
 use crate::error::Result;
 use crate::index::IndexField;
 use crate::index::memory::MemIndex;
@@ -14,7 +15,6 @@ use crate::index::tokenizer::{MAX_WORD_BYTES, for_each_word, matches_all, sigma_
 use crate::query::{Query, fingerprint};
 use crate::record::{Field, Level};
 use crate::segment::INDEX_EXT;
-use crate::segment::format::DecodeError;
 use crate::segment::reader::SealedIndex;
 use crate::time::RangeSpec;
 

@@ -47,11 +47,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::{DecodeError, u16_at, u32_at, u64_at};
 use crate::error::{Error, Result};
 use crate::record::Text;
 use crate::runs::Trigger;
 use crate::segment::cuts::{Cut, Cuts};
-use crate::segment::format::{DecodeError, u16_at, u32_at, u64_at};
 
 /// Magic number at the start of every run journal file.
 pub const JOURNAL_MAGIC: [u8; 8] = *b"RLRUNJNL";
@@ -199,7 +199,10 @@ pub fn decode_header(b: &[u8]) -> Result<JournalHeader, DecodeError> {
     }
     let version = u16_at(b, 8);
     if version != JOURNAL_VERSION {
-        return Err(DecodeError::Version { found: version });
+        return Err(DecodeError::Version {
+            found: version,
+            supported: JOURNAL_VERSION,
+        });
     }
     if u16_at(b, 10) != 0 {
         return Err(corrupt(10, "reserved header bytes are not zero"));

@@ -6,12 +6,12 @@ use std::str::FromStr;
 
 use roaring::RoaringBitmap;
 
+use crate::codec::{decode_b64, encode_b64};
+use crate::codec::{i64_at, u32_at, u64_at};
 use crate::error::{Error, Result};
-use crate::query::cursor::{decode_b64, encode_b64};
 use crate::record::{MAX_JOB_ID_BYTES, Text};
 use crate::runs::table::{Part, RunTable};
 use crate::runs::{Run, RunStatus, Trigger};
-use crate::segment::format::{i64_at, u32_at, u64_at};
 use crate::time::{RangeSpec, ResolvedRange, TimeRange, Timestamp};
 
 /// A search over a project's runs by trigger time, newest first; every

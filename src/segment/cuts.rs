@@ -104,9 +104,9 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::codec::{u32_at, u64_at};
 use crate::error::{Error, Result};
 use crate::record::SegmentId;
-use crate::segment::format::{u32_at, u64_at};
 
 /// The name of the cut log's file in a project directory.
 pub(crate) const CUTS_FILE: &str = "cuts";

@@ -97,6 +97,9 @@ use crate::record::{
 };
 use crate::time::Timestamp;
 
+pub use crate::codec::DecodeError;
+pub(crate) use crate::codec::{i64_at, u16_at, u32_at, u64_at};
+
 /// Magic number at the start of every segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"RUNLOGSG";
 /// Magic number at the start of a sealed segment's trailer.
@@ -155,84 +158,6 @@ pub const TRAILER_LEN: usize = T_CRC + 4;
 /// Offset value of a missing ordinal in the seal block.
 pub const MISSING: u32 = u32::MAX;
 
-/// Why bytes failed to decode, relative to the start of the buffer given.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DecodeError {
-    /// Bad bytes at `offset`.
-    Corrupt {
-        /// Offset of the first bad byte.
-        offset: u64,
-        /// What was wrong.
-        reason: String,
-    },
-    /// A header of a format version this build does not read.
-    Version {
-        /// The version found.
-        found: u16,
-    },
-}
-
-impl DecodeError {
-    pub(crate) fn at(offset: usize, reason: impl Into<String>) -> Self {
-        DecodeError::Corrupt {
-            offset: offset as u64,
-            reason: reason.into(),
-        }
-    }
-
-    /// Shift the offset by `base` (for errors inside a larger file).
-    pub fn shifted(self, base: u64) -> Self {
-        match self {
-            DecodeError::Corrupt { offset, reason } => DecodeError::Corrupt {
-                offset: offset + base,
-                reason,
-            },
-            v => v,
-        }
-    }
-
-    /// As a runlog [`Error`](crate::Error) about `path`.
-    pub fn into_error(self, path: &std::path::Path) -> crate::Error {
-        match self {
-            DecodeError::Corrupt { offset, reason } => crate::Error::corrupt(path, offset, reason),
-            DecodeError::Version { found } => crate::Error::UnsupportedVersion {
-                path: path.to_path_buf(),
-                found,
-                supported: FORMAT_VERSION,
-            },
-        }
-    }
-}
-
-// `#[inline]`: these are on every query's hot path (`decode_summary_raw`
-// from `ViewBuilder::offer`). Without it, whether LLVM may inline them
-// depends on which codegen unit their callers land in, which shifts with
-// unrelated code elsewhere in the crate (a change that left them out of
-// line in `offer` cost `newest_30m_view` 7-10 %). One bounds check each
-// (a slice, not one per byte) keeps them small enough to be inlined.
-#[inline]
-pub(crate) fn u16_at(b: &[u8], at: usize) -> u16 {
-    let mut x = [0u8; 2];
-    x.copy_from_slice(&b[at..at + 2]);
-    u16::from_le_bytes(x)
-}
-#[inline]
-pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
-    let mut x = [0u8; 4];
-    x.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(x)
-}
-#[inline]
-pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
-}
-#[inline]
-pub(crate) fn i64_at(b: &[u8], at: usize) -> i64 {
-    u64_at(b, at) as i64
-}
-
 /// What a segment header says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SegmentHeader {
@@ -285,7 +210,10 @@ pub fn decode_header(b: &[u8]) -> Result<SegmentHeader, DecodeError> {
     }
     let version = u16_at(b, H_VERSION);
     if version != FORMAT_VERSION {
-        return Err(DecodeError::Version { found: version });
+        return Err(DecodeError::Version {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
     }
     let layout = b[H_LAYOUT];
     if layout != LAYOUT_FRAMES {
@@ -745,7 +673,7 @@ pub fn scan_frames(b: &[u8], base: u64, mut after: Option<u32>, salt: u64) -> Sc
                     Some(i) => {
                         let reason = match err.shifted(at as u64) {
                             DecodeError::Corrupt { reason, .. } => reason,
-                            DecodeError::Version { found } => format!("version {found}"),
+                            DecodeError::Version { found, .. } => format!("version {found}"),
                         };
                         scan.damage.push((base + at as u64, reason));
                         at = i;
@@ -1055,7 +983,13 @@ mod tests {
         v2[H_VERSION] = 2;
         let crc = crc32fast::hash(&v2[..H_CRC]);
         v2[H_CRC..].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(decode_header(&v2), Err(DecodeError::Version { found: 2 }));
+        assert_eq!(
+            decode_header(&v2),
+            Err(DecodeError::Version {
+                found: 2,
+                supported: FORMAT_VERSION
+            })
+        );
         let mut flipped = b;
         flipped[13] ^= 1;
         assert!(matches!(

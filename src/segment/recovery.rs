@@ -307,8 +307,9 @@ fn verify_tables(
     let agree = counted
         && frames.iter().all(|f| {
             f.ordinal < t.slots
-                && format::u32_at(bytes, t.offsets_at() + 4 * f.ordinal as usize) as u64 == f.offset
-                && format::i64_at(bytes, t.times_at() + 8 * f.ordinal as usize) == f.time
+                && crate::codec::u32_at(bytes, t.offsets_at() + 4 * f.ordinal as usize) as u64
+                    == f.offset
+                && crate::codec::i64_at(bytes, t.times_at() + 8 * f.ordinal as usize) == f.time
         });
     if !agree {
         report.problems.push(Damage {

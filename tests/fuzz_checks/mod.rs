@@ -301,7 +301,7 @@ fn check_header(b: &[u8]) {
                 "header does not survive a re-encode"
             );
         }
-        Err(DecodeError::Version { found }) => assert_ne!(found, FORMAT_VERSION),
+        Err(DecodeError::Version { found, .. }) => assert_ne!(found, FORMAT_VERSION),
         Err(e) => error_offset_in(&e, b.len(), "decode_header"),
     }
 }
