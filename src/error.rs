@@ -1,7 +1,8 @@
-//! The one error type of runlog.
+//! The one error type of runlog, and [`Damage`], the report of a corrupt
+//! region or file that reads skipped.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::record::field::Field;
 use crate::runs::status::RunStatus;
@@ -257,5 +258,49 @@ impl Error {
             offset,
             reason: reason.into(),
         }
+    }
+}
+
+/// A problem found in a file: where, and what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// The file.
+    pub path: PathBuf,
+    /// Byte offset of the first bad byte.
+    pub offset: u64,
+    /// What was wrong.
+    pub reason: String,
+}
+
+impl Damage {
+    pub(crate) fn from_error(path: &Path, e: &Error) -> Damage {
+        match e {
+            Error::Corrupt {
+                path,
+                offset,
+                reason,
+            } => Damage {
+                path: path.clone(),
+                offset: *offset,
+                reason: reason.clone(),
+            },
+            other => Damage {
+                path: path.to_path_buf(),
+                offset: 0,
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at byte {}: {}",
+            self.path.display(),
+            self.offset,
+            self.reason
+        )
     }
 }

@@ -112,7 +112,7 @@ mod store;
 mod time;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{Error, Result};
+pub use error::{Damage, Error, Result};
 pub use export::{EXPORT_PAGE, ExecutionBundle, ExportFormat, ExportRow, ExportSummary};
 pub use options::{StoreOptions, SyncPolicy};
 pub use presets::{MAX_PRESET_NAME, SavedRange};
@@ -136,7 +136,7 @@ pub use runs::{
 #[cfg(feature = "__internal")]
 #[doc(hidden)]
 pub use segment::format;
-pub use segment::recovery::{Damage, VerifyReport};
+pub use segment::recovery::VerifyReport;
 pub use store::{MAX_PROJECT_NAME, Store};
 pub use time::{Preset, RangeSpec, ResolvedRange, TimeRange, Timestamp};
 

@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
+use crate::error::Damage;
 use crate::error::{Error, Result};
 use crate::options::{StoreOptions, SyncPolicy};
 use crate::presets::{self, SavedRange};
@@ -27,7 +28,7 @@ use crate::runs::ledger::{Ledger, Replay};
 use crate::segment::cuts::{CUTS_FILE, Cut, Cuts};
 use crate::segment::format;
 use crate::segment::reader::{SealedSegment, SegView};
-use crate::segment::recovery::{self, Damage, Recovered, VerifyReport};
+use crate::segment::recovery::{self, Recovered, VerifyReport};
 use crate::segment::writer::ActiveSegment;
 use crate::segment::{ACTIVE_EXT, SEALED_EXT, parse_segment_name, segment_path};
 use crate::store::StoreInner;

@@ -4,17 +4,38 @@
 use std::borrow::Cow;
 use std::collections::BinaryHeap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use roaring::RoaringBitmap;
+
+use crate::error::Damage;
 use crate::error::Result;
 use crate::index::IndexField;
 use crate::index::postings::Conj;
 use crate::query::filter::{Cand, Filter, IndexRef};
-use crate::query::superseded::HiddenOrds;
 use crate::query::view::{RecordView, ViewBuilder};
 use crate::record::{Level, RecordId, SegmentId, StoredRecord};
 use crate::segment::reader::SegView;
-use crate::segment::recovery::Damage;
 use crate::time::Timestamp;
+
+/// The hidden records of one segment.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HiddenSet {
+    /// Their ordinals, sorted.
+    pub(crate) ords: Vec<u32>,
+    /// Their level codes, in the order of `ords`.
+    pub(crate) levels: Vec<u8>,
+    /// How many there are of each level.
+    pub(crate) by_level: [u64; 4],
+    /// The segment's slots (ordinals) these were computed over.
+    pub(crate) slots: u32,
+    /// Their ranks (positions in time order), once the segment is sealed:
+    /// subtracted from rank bitmaps when counting.
+    pub(crate) ranks: Option<RoaringBitmap>,
+}
+
+/// A segment's hidden records, shared with the queries reading it.
+pub(crate) type HiddenOrds = Arc<HiddenSet>;
 
 /// The smallest record ID: `(t, MIN_ID)` sorts before every record of time `t`.
 pub(crate) const MIN_ID: RecordId = RecordId {

@@ -13,31 +13,12 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
+use crate::error::Damage;
 use crate::error::Result;
 use crate::index::IndexField;
-use crate::query::exec::Source;
+use crate::query::exec::{HiddenOrds, HiddenSet, Source};
 use crate::query::filter::{Cand, Filter, IndexRef};
 use crate::record::{LogRecord, RecordId, SegmentId, Text};
-use crate::segment::recovery::Damage;
-
-/// The hidden records of one segment.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct HiddenSet {
-    /// Their ordinals, sorted.
-    pub(crate) ords: Vec<u32>,
-    /// Their level codes, in the order of `ords`.
-    levels: Vec<u8>,
-    /// How many there are of each level.
-    pub(crate) by_level: [u64; 4],
-    /// The segment's slots (ordinals) these were computed over.
-    slots: u32,
-    /// Their ranks (positions in time order), once the segment is sealed:
-    /// subtracted from rank bitmaps when counting.
-    pub(crate) ranks: Option<RoaringBitmap>,
-}
-
-/// A segment's hidden records, shared with the queries reading it.
-pub(crate) type HiddenOrds = Arc<HiddenSet>;
 
 #[derive(Debug, Default)]
 pub(crate) struct Hidden {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
+use crate::error::Damage;
 use crate::error::{Error, Result};
 use crate::options::SyncPolicy;
 use crate::runs::journal::{
@@ -16,7 +17,6 @@ use crate::runs::journal::{
 };
 use crate::runs::table::{RunTable, Superseding};
 use crate::segment::cuts::{Cut, Cuts};
-use crate::segment::recovery::Damage;
 
 /// Most journal files kept open at once; others are reopened on use.
 const MAX_OPEN: usize = 16;

@@ -6,13 +6,13 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use crate::error::Damage;
 use crate::error::{Error, Result};
 use crate::index::disk::{self as index_file, IndexFile};
 use crate::index::memory::MemIndex;
 use crate::mmap::Map;
 use crate::record::{RecordId, SegmentId, StoredRecord};
 use crate::segment::format::{self, MISSING, Trailer, i64_at, u32_at};
-use crate::segment::recovery::Damage;
 
 /// The bytes of a sealed index: mapped from its file, or rebuilt in memory.
 #[derive(Debug)]

@@ -4,6 +4,7 @@
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
+pub use crate::error::Damage;
 use crate::error::{Error, Result};
 use crate::fs::sync_dir;
 use crate::index::disk::IndexFile;
@@ -14,50 +15,6 @@ use crate::segment::format::{self, DecodeError, HEADER_LEN};
 use crate::segment::reader::{SealedSegment, check_header};
 use crate::segment::writer::ActiveSegment;
 use crate::segment::{SEALED_EXT, segment_path};
-
-/// A problem found in a file: where, and what.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Damage {
-    /// The file.
-    pub path: PathBuf,
-    /// Byte offset of the first bad byte.
-    pub offset: u64,
-    /// What was wrong.
-    pub reason: String,
-}
-
-impl Damage {
-    pub(crate) fn from_error(path: &Path, e: &Error) -> Damage {
-        match e {
-            Error::Corrupt {
-                path,
-                offset,
-                reason,
-            } => Damage {
-                path: path.clone(),
-                offset: *offset,
-                reason: reason.clone(),
-            },
-            other => Damage {
-                path: path.to_path_buf(),
-                offset: 0,
-                reason: other.to_string(),
-            },
-        }
-    }
-}
-
-impl std::fmt::Display for Damage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} at byte {}: {}",
-            self.path.display(),
-            self.offset,
-            self.reason
-        )
-    }
-}
 
 /// What opening an active segment file found.
 #[derive(Debug)]
