@@ -240,7 +240,7 @@ impl Project {
         out: impl Write,
         mut progress: impl FnMut(u64),
     ) -> Result<ExportSummary> {
-        let inner = &self.inner;
+        let inner = &self.core;
         let filter = Filter::new(q);
         let (range, mut upper): (_, Option<Key>) = match q.cursor {
             Some(c) if c.fingerprint != filter.fingerprint(&q.range) => {

@@ -116,8 +116,7 @@ pub use error::{Damage, Error, Result};
 pub use export::{EXPORT_PAGE, ExecutionBundle, ExportFormat, ExportRow, ExportSummary};
 pub use options::{StoreOptions, SyncPolicy};
 pub use presets::{MAX_PRESET_NAME, SavedRange};
-pub use project::{Project, ProjectStats, Records, SegmentInfo};
-pub use query::follow::Follow;
+pub use project::{Follow, Project, ProjectStats, Records, SegmentInfo};
 pub use query::view::{PageView, RecordView};
 pub use query::{Counts, Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page, Query};
 pub use record::{

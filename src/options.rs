@@ -1,12 +1,10 @@
 //! How a store is opened: [`StoreOptions`] and the [`SyncPolicy`].
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
-use crate::store::Store;
 
 /// When appended records are made durable (`fsync`ed).
 ///
@@ -40,7 +38,7 @@ impl Default for SyncPolicy {
     }
 }
 
-/// Options for opening a [`Store`]; every setting has a default.
+/// Options for opening a [`Store`](crate::Store); every setting has a default.
 ///
 /// ```
 /// use runlog::{ManualClock, StoreOptions, SyncPolicy, Timestamp};
@@ -185,16 +183,6 @@ impl StoreOptions {
     pub fn retry_policy(mut self, policy: crate::runs::RetryPolicy) -> Self {
         self.retry_policy = policy;
         self
-    }
-
-    /// Open (creating if needed) the store in `dir` for writing.
-    pub fn open(self, dir: impl AsRef<Path>) -> Result<Store> {
-        Store::open_with(dir.as_ref(), self, false)
-    }
-
-    /// Open the existing store in `dir` read-only; works while another process writes it.
-    pub fn open_read_only(self, dir: impl AsRef<Path>) -> Result<Store> {
-        Store::open_with(dir.as_ref(), self, true)
     }
 
     pub(crate) fn check(&self) -> Result<()> {

@@ -20,6 +20,9 @@ use crate::codec::{u16_at, u32_at};
 use crate::error::{Error, Result};
 use crate::time::{Preset, RangeSpec, TimeRange};
 
+/// The saved presets file of a project, in the project's directory.
+pub(crate) const PRESETS_FILE: &str = "presets";
+
 const MAGIC: [u8; 8] = *b"RLPRESET";
 /// The presets file format's version.
 const PRESETS_VERSION: u16 = 1;

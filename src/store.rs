@@ -21,7 +21,8 @@ use parking_lot::{Condvar, Mutex};
 use crate::codec::{u16_at, u32_at};
 use crate::error::{Error, Result};
 use crate::options::{StoreOptions, SyncPolicy};
-use crate::project::{Project, ProjectInner};
+use crate::project::Project;
+use crate::project::core::{Core, KeepAlive};
 use crate::segment::recovery::VerifyReport;
 
 const META_FILE: &str = "runlog.meta";
@@ -123,7 +124,7 @@ pub struct Store {
 /// Shared by the store and its sync thread.
 #[derive(Debug, Default)]
 struct Shared {
-    projects: Mutex<HashMap<String, Arc<ProjectInner>>>,
+    projects: Mutex<HashMap<String, Arc<Core>>>,
     stop: Mutex<bool>,
     wake: Condvar,
 }
@@ -139,7 +140,26 @@ pub(crate) struct StoreInner {
     _lock: Option<File>,
 }
 
+/// Opening a store with these options (the builder's last step; see
+/// [`StoreOptions`]).
+impl StoreOptions {
+    /// Open (creating if needed) the store in `dir` for writing.
+    pub fn open(self, dir: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with(dir.as_ref(), self, false)
+    }
+
+    /// Open the existing store in `dir` read-only; works while another process writes it.
+    pub fn open_read_only(self, dir: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with(dir.as_ref(), self, true)
+    }
+}
+
 impl Store {
+    /// What keeps this store alive while a project handle exists.
+    fn keep_alive(&self) -> KeepAlive {
+        Arc::clone(&self.inner) as KeepAlive
+    }
+
     /// Open (creating if needed) the store in `dir` for writing, with default options.
     pub fn open(dir: impl AsRef<Path>) -> Result<Store> {
         StoreOptions::new().open(dir)
@@ -268,10 +288,7 @@ impl Store {
         validate_project_name(name)?;
         let mut projects = self.inner.shared.projects.lock();
         if let Some(p) = projects.get(name) {
-            return Ok(Project {
-                inner: Arc::clone(p),
-                _store: Arc::clone(&self.inner),
-            });
+            return Ok(Project::new(Arc::clone(p), self.keep_alive()));
         }
         let dir = self.inner.dir.join(PROJECTS_DIR).join(name);
         if self.inner.read_only && !dir.is_dir() {
@@ -279,17 +296,14 @@ impl Store {
                 std::io::ErrorKind::NotFound,
             )));
         }
-        let inner = Arc::new(ProjectInner::open(
+        let inner = Arc::new(Core::open(
             name,
             dir,
             self.inner.opts.clone(),
             self.inner.read_only,
         )?);
         projects.insert(name.to_owned(), Arc::clone(&inner));
-        Ok(Project {
-            inner,
-            _store: Arc::clone(&self.inner),
-        })
+        Ok(Project::new(inner, self.keep_alive()))
     }
 
     /// Names of the projects in the store, sorted.

@@ -26,7 +26,7 @@
 //! | `segment::seal::rename` | `ActiveSegment::seal` | failed rename `.wal` → `.seg` |
 //! | `segment::cuts` | `Cuts::record` (after an active segment or a run journal is cut back) | failed write of the cut count |
 //! | `segment::cuts::log` | `Cuts::record` | failed write of the cut's entry in the cut log |
-//! | `project::looked` | `ProjectInner::search`, between a read-only look and the reads of a query | none: a place to `pause` |
+//! | `project::looked` | `Core::search`, between a read-only look and the reads of a query | none: a place to `pause` |
 //! | `journal::append` | `JournalFile::write` | short write of a run-journal frame |
 //! | `journal::written` | `Ledger::write_event` (`Always`), between the write and the `fsync` | none: a place to `pause` |
 //! | `journal::sync` | `Ledger::record` (`Always`), `Ledger::sync` (`Project::sync`) | failed `fsync` |

@@ -13,7 +13,7 @@ pub const MAX_CONTENT_BYTES: usize = 16 * 1024;
 /// Most bytes in `detail`, the full message data.
 pub const MAX_DETAIL_BYTES: usize = 4 * 1024 * 1024;
 
-/// A field of a [`LogRecord`], named in errors about it.
+/// A field of a [`LogRecord`](crate::LogRecord), named in errors about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Field {
     /// `job_id`
@@ -39,7 +39,7 @@ pub enum Field {
 }
 
 impl Field {
-    /// The field's name as written in [`LogRecord`].
+    /// The field's name as written in [`LogRecord`](crate::LogRecord).
     pub const fn name(self) -> &'static str {
         match self {
             Field::JobId => "job_id",

@@ -29,7 +29,7 @@ pub(crate) struct Ledger {
     /// Partition length (µs), for checking that runs are in their partition.
     partition_len: i64,
     state: RwLock<LedgerState>,
-    /// Serializes syncs (see `ProjectInner::syncing`).
+    /// Serializes syncs (see `Core::syncing` in `project/core.rs`).
     syncing: Mutex<()>,
     /// The project's cut log (writer): a journal cut back past a whole
     /// frame, which a reader may have replayed, is recorded there.

@@ -26,7 +26,6 @@
 
 pub mod journal;
 pub(crate) mod ledger;
-mod lifecycle;
 pub(crate) mod select;
 pub(crate) mod status;
 pub(crate) mod table;
