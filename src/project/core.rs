@@ -75,7 +75,7 @@ impl Core {
         let (ledger, replay) = Ledger::open(
             &settings.dir,
             read_only,
-            settings.opts.sync,
+            settings.opts.sync == crate::options::SyncPolicy::Always,
             settings.partition_len,
             (!read_only).then(|| cuts.clone()),
         )?;

@@ -269,7 +269,7 @@ impl Project {
             .records
             .first()
             .map(|r| r.record.time);
-        let runs = self.count_runs(&crate::RunQuery::new().all_time())?;
+        let runs = self.count_runs(&RunQuery::new().all_time())?;
         Ok(ProjectStats {
             segments: segments.len(),
             sealed: segments.iter().filter(|s| s.sealed).count(),

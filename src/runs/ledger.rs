@@ -11,7 +11,6 @@ use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
 use crate::error::Damage;
 use crate::error::{Error, Result};
-use crate::options::SyncPolicy;
 use crate::runs::journal::{
     self, Event, HEADER_LEN, JournalFile, JournalHeader, journal_path, parse_journal_name,
 };
@@ -25,7 +24,9 @@ const MAX_OPEN: usize = 16;
 pub(crate) struct Ledger {
     dir: PathBuf,
     read_only: bool,
-    sync: SyncPolicy,
+    /// Sync every event before it is applied (`SyncPolicy::Always`);
+    /// otherwise the store's sync thread or `sync()` does.
+    sync_each: bool,
     /// Partition length (µs), for checking that runs are in their partition.
     partition_len: i64,
     state: RwLock<LedgerState>,
@@ -73,14 +74,14 @@ impl Ledger {
     pub(crate) fn open(
         project_dir: &Path,
         read_only: bool,
-        sync: SyncPolicy,
+        sync_each: bool,
         partition_len: i64,
         cuts: Option<Cuts>,
     ) -> Result<(Ledger, Replay)> {
         let ledger = Ledger {
             dir: project_dir.join(journal::JOURNAL_DIR),
             read_only,
-            sync,
+            sync_each,
             partition_len,
             state: RwLock::new(LedgerState::default()),
             syncing: Mutex::new(()),
@@ -381,7 +382,7 @@ impl Ledger {
     }
 
     /// Write one event at the end of its partition's journal (synced under
-    /// [`SyncPolicy::Always`]), without applying it.
+    /// `SyncPolicy::Always`), without applying it.
     fn write_event(&self, st: &mut LedgerState, event: &Event, partition: u32) -> Result<()> {
         let key = self.writable(st, partition)?;
         let mut buf = Vec::with_capacity(128);
@@ -391,7 +392,7 @@ impl Ledger {
             .expect("writable returned an open file");
         journal::encode_frame(event, f.next_seq, f.header.salt, &mut buf)?;
         f.write(&buf)?;
-        if self.sync == SyncPolicy::Always {
+        if self.sync_each {
             // Tests pause here, with the frame written, to look from a reader.
             let _ = crate::fs::fault("journal::written");
             let synced = f.handle(false).and_then(|h| {
@@ -428,7 +429,7 @@ impl Ledger {
     /// Record events one after another under one lock: each is built by
     /// `make` from the current state (`None` ends the sequence), checked,
     /// written to its partition's journal (synced under
-    /// [`SyncPolicy::Always`]), then applied. Returns what each applied
+    /// `SyncPolicy::Always`), then applied. Returns what each applied
     /// event superseded, in order; stops at the first error (events
     /// before it stay recorded).
     pub(crate) fn record<T>(

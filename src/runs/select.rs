@@ -53,7 +53,7 @@ impl Default for RunQuery {
             job_id: None,
             statuses: 0,
             triggers: 0,
-            limit: crate::DEFAULT_LIMIT,
+            limit: crate::query::DEFAULT_LIMIT,
             cursor: None,
         }
     }
@@ -121,10 +121,10 @@ impl RunQuery {
         self
     }
 
-    /// At most `n` runs per page (1 to [`MAX_LIMIT`](crate::MAX_LIMIT); default 100).
+    /// At most `n` runs per page (1 to [`MAX_LIMIT`](crate::query::MAX_LIMIT); default 100).
     #[must_use]
     pub fn limit(mut self, n: usize) -> Self {
-        self.limit = n.clamp(1, crate::MAX_LIMIT);
+        self.limit = n.clamp(1, crate::query::MAX_LIMIT);
         self
     }
 

@@ -15,13 +15,13 @@ pub use timestamp::Timestamp;
 pub(crate) use timestamp::{duration_micros, rfc3339};
 
 impl std::str::FromStr for Timestamp {
-    type Err = crate::Error;
+    type Err = Error;
     /// RFC 3339 (`2025-11-25T08:30:00Z`, any offset, up to nanoseconds,
     /// kept to microseconds), as [`Display`](fmt::Display) writes it.
-    fn from_str(s: &str) -> crate::Result<Timestamp> {
+    fn from_str(s: &str) -> Result<Timestamp> {
         DateTime::parse_from_rfc3339(s)
             .map(|t| Timestamp::from(t.with_timezone(&Utc)))
-            .map_err(|e| crate::Error::InvalidArgument {
+            .map_err(|e| Error::InvalidArgument {
                 what: "time",
                 reason: format!("{s:?} is not an RFC 3339 time ({e}); e.g. 2025-11-25T08:30:00Z"),
             })
@@ -309,35 +309,35 @@ macro_rules! range_builders {
     ($what:literal, $all:literal) => {
         #[doc = concat!("Only ", $what, " in a preset range (default: [`Preset::Last30Minutes`](crate::Preset::Last30Minutes)).")]
         #[must_use]
-        pub fn preset(mut self, preset: crate::Preset) -> Self {
-            self.range = crate::RangeSpec::Preset(preset);
+        pub fn preset(mut self, preset: crate::time::Preset) -> Self {
+            self.range = crate::time::RangeSpec::Preset(preset);
             self
         }
 
         #[doc = concat!("Only ", $what, " in the last `d` before now.")]
         #[must_use]
         pub fn last(mut self, d: std::time::Duration) -> Self {
-            self.range = crate::RangeSpec::Last(d);
+            self.range = crate::time::RangeSpec::Last(d);
             self
         }
 
         #[doc = concat!("Only ", $what, " in a fixed range (see [`TimeRange::new`](crate::TimeRange::new)).")]
         #[must_use]
-        pub fn range(mut self, range: crate::TimeRange) -> Self {
-            self.range = crate::RangeSpec::Custom(range);
+        pub fn range(mut self, range: crate::time::TimeRange) -> Self {
+            self.range = crate::time::RangeSpec::Custom(range);
             self
         }
 
         #[doc = concat!("No time limit: ", $all, ".")]
         #[must_use]
         pub fn all_time(self) -> Self {
-            self.range(crate::TimeRange::all())
+            self.range(crate::time::TimeRange::all())
         }
 
         #[doc = concat!("Only ", $what, " in a saved preset's range ([`Project::save_preset`](crate::Project::save_preset)).")]
         #[must_use]
         pub fn saved(mut self, name: impl Into<String>) -> Self {
-            self.range = crate::RangeSpec::Saved(name.into());
+            self.range = crate::time::RangeSpec::Saved(name.into());
             self
         }
     };
