@@ -95,6 +95,7 @@
 
 mod clock;
 mod codec;
+mod cuts;
 mod error;
 mod export;
 mod fs;
@@ -131,10 +132,15 @@ pub use runs::{
     Attempt, AttemptTicket, MAX_ERROR_BYTES, MAX_RETRY_DELAY, NewRun, Outcome, RetryPolicy, Run,
     RunCounts, RunCursor, RunPage, RunQuery, RunStatus, Trigger,
 };
-/// The segment frame codec; not part of the API (feature `__internal`).
+/// The segment file codec (frames, scanning, seal tables); not part of
+/// the API (feature `__internal`).
 #[cfg(feature = "__internal")]
 #[doc(hidden)]
-pub use segment::format;
+pub mod format {
+    pub use crate::segment::format::*;
+    pub use crate::segment::scan::*;
+    pub use crate::segment::seal::*;
+}
 pub use segment::recovery::VerifyReport;
 pub use store::{MAX_PROJECT_NAME, Store};
 pub use time::{Preset, RangeSpec, ResolvedRange, TimeRange, Timestamp};
@@ -219,11 +225,11 @@ pub mod __fuzz {
     /// entry of the cut log (its number and its bytes as the writer would
     /// encode it), and where the valid entries end.
     pub fn cut_log(bytes: &[u8]) -> (u64, Vec<(u64, Vec<u8>)>, usize) {
-        let log = crate::segment::cuts::decode(bytes);
+        let log = crate::cuts::decode(bytes);
         let entries = log
             .entries
             .iter()
-            .map(|(seq, cut)| (*seq, crate::segment::cuts::encode_entry(*seq, cut).to_vec()))
+            .map(|(seq, cut)| (*seq, crate::cuts::encode_entry(*seq, cut).to_vec()))
             .collect();
         (log.count, entries, log.end)
     }
@@ -232,7 +238,7 @@ pub mod __fuzz {
     /// the `cuts` file `bytes`; `None` when it cannot tell them all (it
     /// then reads every active segment and journal again).
     pub fn cuts_since(bytes: &[u8], seen: u64, count: u64) -> Option<usize> {
-        let cuts = crate::segment::cuts::since(bytes, seen, count);
-        (!cuts.contains(&crate::segment::cuts::Cut::Any)).then_some(cuts.len())
+        let cuts = crate::cuts::since(bytes, seen, count);
+        (!cuts.contains(&crate::cuts::Cut::Any)).then_some(cuts.len())
     }
 }

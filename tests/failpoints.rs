@@ -24,8 +24,8 @@
 //! | `segment::seal::sync` | `ActiveSegment::seal` | failed `fsync` of the index |
 //! | `segment::seal::rename_index` | `ActiveSegment::seal` | failed rename `.idx.tmp` → `.idx` |
 //! | `segment::seal::rename` | `ActiveSegment::seal` | failed rename `.wal` → `.seg` |
-//! | `segment::cuts` | `Cuts::record` (after an active segment or a run journal is cut back) | failed write of the cut count |
-//! | `segment::cuts::log` | `Cuts::record` | failed write of the cut's entry in the cut log |
+//! | `cuts` | `Cuts::record` (after an active segment or a run journal is cut back) | failed write of the cut count |
+//! | `cuts::log` | `Cuts::record` | failed write of the cut's entry in the cut log |
 //! | `project::looked` | `Core::search`, between a read-only look and the reads of a query | none: a place to `pause` |
 //! | `journal::append` | `JournalFile::write` | short write of a run-journal frame |
 //! | `journal::written` | `Ledger::write_event` (`Always`), between the write and the `fsync` | none: a place to `pause` |
@@ -965,7 +965,7 @@ fn a_failed_cut_count_still_cuts() {
     env.append_ok(0);
     let (seg, _) = env.the_segment();
     let before = len(&seg);
-    cfg("segment::cuts", "return");
+    cfg("cuts", "return");
     cfg("segment::append", "1*off->return(enospc)");
     let split = [rec(T0, 1), rec(T0.saturating_sub(secs(3600)), 2)];
     let e = env.append(&split).unwrap_err();
@@ -973,7 +973,7 @@ fn a_failed_cut_count_still_cuts() {
     assert_eq!(len(&seg), before, "cut back regardless");
     env.check();
     fail::remove("segment::append");
-    fail::remove("segment::cuts");
+    fail::remove("cuts");
     env.append(&split).unwrap();
     env.check();
     env.reopen();

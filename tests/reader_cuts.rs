@@ -253,19 +253,19 @@ fn cut_scene(log: Log) -> CutScene {
     let before_cut = follow.next_batch(Duration::ZERO).unwrap();
     assert_eq!(before_cut.len(), 2, "delivered in flight: {before_cut:?}");
     match log {
-        Log::Unwritten => cfg("segment::cuts::log", "return"),
-        Log::Uncounted => cfg("segment::cuts", "return"),
+        Log::Unwritten => cfg("cuts::log", "return"),
+        Log::Uncounted => cfg("cuts", "return"),
         Log::Lost => {
-            cfg("segment::cuts::log", "return");
-            cfg("segment::cuts", "return");
+            cfg("cuts::log", "return");
+            cfg("cuts", "return");
         }
         _ => {}
     }
     cfg("segment::append", "return");
     assert!(writer.join().unwrap().is_err(), "the batch fails");
     fail::remove("segment::append");
-    fail::remove("segment::cuts::log");
-    fail::remove("segment::cuts");
+    fail::remove("cuts::log");
+    fail::remove("cuts");
     assert_eq!(len(&cut_seg), len_before, "cut back");
 
     let cuts = dir.path().join("projects/p/cuts");

@@ -9,12 +9,12 @@ use std::time::SystemTime;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
+use crate::cuts::{CUTS_FILE, Cuts};
 use crate::error::{Damage, Error, Result};
 use crate::query::exec::Source;
 use crate::query::filter::IndexRef;
 use crate::query::jobs::{JobDirectory, job_hash};
 use crate::record::SegmentId;
-use crate::segment::cuts::{CUTS_FILE, Cuts};
 use crate::segment::reader::{SealedSegment, SegView};
 use crate::segment::recovery::{self, Recovered};
 use crate::segment::writer::ActiveSegment;

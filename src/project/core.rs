@@ -10,12 +10,12 @@ use std::sync::atomic::AtomicU64;
 
 use parking_lot::Mutex;
 
+use crate::cuts::Cuts;
 use crate::error::Result;
 use crate::options::StoreOptions;
 use crate::query::superseded::Hidden;
 use crate::record::Text;
 use crate::runs::ledger::{Ledger, Replay};
-use crate::segment::cuts::Cuts;
 use crate::time::{RangeSpec, ResolvedRange};
 
 use super::catalog::{Catalog, Slot};
@@ -39,7 +39,7 @@ pub(crate) struct Core {
     /// Records of superseded attempts, hidden from default queries.
     pub(crate) hidden: Mutex<Hidden>,
     /// The count and log of cuts of active segments and journals (see
-    /// `segment::cuts`): a reader forgets what was cut when it moved.
+    /// `cuts`): a reader forgets what was cut when it moved.
     pub(crate) cuts: Cuts,
     /// Serializes syncs: a sync that finds nothing dirty because another
     /// is in flight must wait for it, or it would return before the data

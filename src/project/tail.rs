@@ -4,7 +4,7 @@
 //!
 //! The writer records every cut of an active segment or a journal in the
 //! cut log before making it, and moves the count after (see
-//! `segment::cuts`). What a look reads while the count stays what it was
+//! `cuts`). What a look reads while the count stays what it was
 //! at the last look is kept; when the count moved since, or moves during
 //! the look, what the cuts since cut is forgotten (everything, when the
 //! log cannot tell) and read again.
@@ -12,10 +12,10 @@ use std::fs;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
+use crate::cuts::Cut;
 use crate::error::{Damage, Error, Result};
 use crate::query::superseded::Hidden;
 use crate::record::SegmentId;
-use crate::segment::cuts::Cut;
 
 use super::catalog::{MAX_REWINDS, Slot, State};
 use super::core::Core;
@@ -33,7 +33,7 @@ impl Core {
         let first_kept = self.settings.first_kept_partition(self.settings.now());
         // The writer records every cut of an active segment or a journal
         // in the cut log before making it, and moves the count after (see
-        // `segment::cuts`). What a look reads while the count stays what
+        // `cuts`). What a look reads while the count stays what
         // it was at the last look is kept; when the count moved since, or
         // moves during the look, what the cuts since cut is forgotten
         // (everything, when the log cannot tell) and read again.

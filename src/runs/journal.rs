@@ -48,10 +48,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{DecodeError, u16_at, u32_at, u64_at};
+use crate::cuts::{Cut, Cuts};
 use crate::error::{Error, Result};
 use crate::record::Text;
 use crate::runs::Trigger;
-use crate::segment::cuts::{Cut, Cuts};
 
 /// Magic number at the start of every run journal file.
 pub const JOURNAL_MAGIC: [u8; 8] = *b"RLRUNJNL";

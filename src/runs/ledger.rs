@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
+use crate::cuts::{Cut, Cuts};
 use crate::error::Damage;
 use crate::error::{Error, Result};
 use crate::runs::journal::{
     self, Event, HEADER_LEN, JournalFile, JournalHeader, journal_path, parse_journal_name,
 };
 use crate::runs::table::{RunTable, Superseding};
-use crate::segment::cuts::{Cut, Cuts};
 
 /// Most journal files kept open at once; others are reopened on use.
 const MAX_OPEN: usize = 16;
@@ -306,7 +306,7 @@ impl Ledger {
     /// Read-only stores: pick up what the writer did since the last look;
     /// with `again`, forget every event read and replay every journal from
     /// the start (the writer cut one back since: see
-    /// [`cuts`](crate::segment::cuts)).
+    /// [`cuts`](crate::cuts)).
     pub(crate) fn refresh(&self, first_kept: u32, again: bool) -> Result<Replay> {
         let mut replay = Replay::default();
         if self.read_only {

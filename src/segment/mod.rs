@@ -5,10 +5,11 @@
 //! once sealed, where `P` is the partition index and `G` the generation,
 //! in decimal.
 
-pub(crate) mod cuts;
 pub mod format;
 pub(crate) mod reader;
 pub(crate) mod recovery;
+pub(crate) mod scan;
+pub(crate) mod seal;
 pub(crate) mod writer;
 
 use std::path::{Path, PathBuf};

@@ -12,7 +12,8 @@ use crate::index::disk::{self as index_file, IndexFile};
 use crate::index::memory::MemIndex;
 use crate::mmap::Map;
 use crate::record::{RecordId, SegmentId, StoredRecord};
-use crate::segment::format::{self, MISSING, Trailer, i64_at, u32_at};
+use crate::segment::format::{self, MISSING, i64_at, u32_at};
+use crate::segment::seal::{self, Trailer};
 
 /// The bytes of a sealed index: mapped from its file, or rebuilt in memory.
 #[derive(Debug)]
@@ -58,8 +59,8 @@ impl SealedSegment {
         let map = Map::open(&file, path, len)?;
         let header = format::decode_header(&map).map_err(|e| e.into_error(path))?;
         check_header(path, &header, id, partition_len)?;
-        let trailer = format::decode_trailer(&map).map_err(|e| e.into_error(path))?;
-        format::check_seal_block(&map, &trailer).map_err(|e| e.into_error(path))?;
+        let trailer = seal::decode_trailer(&map).map_err(|e| e.into_error(path))?;
+        seal::check_seal_block(&map, &trailer).map_err(|e| e.into_error(path))?;
         Ok(SealedSegment {
             id,
             path: path.to_path_buf(),

@@ -4,17 +4,18 @@
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
+use crate::cuts::Cuts;
 pub use crate::error::Damage;
 use crate::error::{Error, Result};
 use crate::fs::sync_dir;
 use crate::index::disk::IndexFile;
 use crate::mmap::Map;
 use crate::record::SegmentId;
-use crate::segment::cuts::Cuts;
 use crate::segment::format::{self, DecodeError, HEADER_LEN};
 use crate::segment::reader::{SealedSegment, check_header};
 use crate::segment::writer::ActiveSegment;
 use crate::segment::{SEALED_EXT, segment_path};
+use crate::segment::{scan, seal};
 
 /// What opening an active segment file found.
 #[derive(Debug)]
@@ -72,7 +73,7 @@ pub(crate) fn recover_active(
     };
     let header = format::decode_header(&bytes).map_err(|e| e.into_error(path))?;
     check_header(path, &header, id, partition_len)?;
-    let scan = format::scan_frames(&bytes[HEADER_LEN..], HEADER_LEN as u64, None, header.salt);
+    let scan = scan::scan_frames(&bytes[HEADER_LEN..], HEADER_LEN as u64, None, header.salt);
     let damage = scan
         .damage
         .iter()
@@ -83,8 +84,8 @@ pub(crate) fn recover_active(
         })
         .collect();
     if let Some(seal_at) = scan.seal_at {
-        let complete = format::decode_trailer(&bytes)
-            .and_then(|t| format::check_seal_block(&bytes, &t).map(|()| t))
+        let complete = seal::decode_trailer(&bytes)
+            .and_then(|t| seal::check_seal_block(&bytes, &t).map(|()| t))
             .is_ok_and(|t| t.block_offset == seal_at && t.live as usize == scan.frames.len());
         if complete && !read_only {
             drop(bytes);
@@ -214,7 +215,7 @@ pub(crate) fn verify_file(
             }
         }
     };
-    let scan = format::scan_frames(
+    let scan = scan::scan_frames(
         &bytes[HEADER_LEN..frames_end],
         HEADER_LEN as u64,
         None,
@@ -253,10 +254,10 @@ pub(crate) fn verify_file(
 fn verify_tables(
     path: &Path,
     bytes: &[u8],
-    frames: &[format::ScannedFrame],
+    frames: &[scan::ScannedFrame],
     report: &mut VerifyReport,
 ) {
-    let Ok(t) = format::decode_trailer(bytes) else {
+    let Ok(t) = seal::decode_trailer(bytes) else {
         return;
     };
     // A frame lost to damage was reported already; the rest must agree.

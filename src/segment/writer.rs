@@ -8,15 +8,17 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::cuts::{Cut, Cuts};
 use crate::error::{Error, Result};
 use crate::fs::{open_rw, sync_dir};
 use crate::index::disk as index_file;
 use crate::index::memory::MemIndex;
 use crate::mmap::Map;
 use crate::record::{LogRecord, SegmentId};
-use crate::segment::cuts::{Cut, Cuts};
-use crate::segment::format::{self, HEADER_LEN, MISSING, ScannedFrame, SealTables, SegmentHeader};
+use crate::segment::format::{self, HEADER_LEN, MISSING, SegmentHeader};
 use crate::segment::reader::{Bytes, SegView, Tables};
+use crate::segment::scan::{self, ScannedFrame};
+use crate::segment::seal::{self, SealTables};
 use crate::segment::{ACTIVE_EXT, INDEX_EXT, SEALED_EXT, TMP_INDEX_EXT, segment_path};
 use crate::time::Timestamp;
 
@@ -287,7 +289,7 @@ impl ActiveSegment {
         self.cut_back(false)
     }
 
-    /// Cut the file back to `end`, recorded (see [`cuts`](crate::segment::cuts))
+    /// Cut the file back to `end`, recorded (see [`cuts`](crate::cuts))
     /// when a whole frame is cut, or with `always`: the cut log gets
     /// where (`end`, and the next ordinal) before the cut is made, so that
     /// a reader in another process that read a record there forgets it.
@@ -446,7 +448,7 @@ impl ActiveSegment {
             .map_err(Error::io("read", &self.path))?;
         buf.truncate(got);
         let last = self.offsets.len().checked_sub(1).map(|o| o as u32);
-        let scan = format::scan_frames(&buf, self.end, last, self.salt);
+        let scan = scan::scan_frames(&buf, self.end, last, self.salt);
         self.add_frames(&scan.frames, &buf, self.end);
         self.end = scan.end;
         Ok(scan.damage)
@@ -454,7 +456,7 @@ impl ActiveSegment {
 
     /// In a read-only store: forget the frames from byte `offset` and
     /// ordinal `ordinal` on, which the writer cut back (see
-    /// [`cuts`](crate::segment::cuts)), so that the next
+    /// [`cuts`](crate::cuts)), so that the next
     /// [`refresh`](Self::refresh) reads on from there. Returns whether
     /// anything read was forgotten. Should what was read not fit the cut
     /// (no frame boundary there), every frame is forgotten.
@@ -517,7 +519,7 @@ impl ActiveSegment {
         let index = index_file::encode(&self.index, self.rank_of().as_deref(), self.id, ranks);
         let index_path = segment_path(dir, self.id, INDEX_EXT);
         let index_tmp = index_path.with_extension(TMP_INDEX_EXT);
-        let block = format::encode_seal(
+        let block = seal::encode_seal(
             &SealTables {
                 times: &self.times,
                 offsets: &self.offsets,

@@ -1075,7 +1075,7 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
                     (name, fs::read(e.path()).unwrap_or_default())
                 })
                 // The cut counter moves at every writer open, by design
-                // (`segment::cuts`): it holds no data.
+                // (`cuts`): it holds no data.
                 .filter(|(name, _)| name != "cuts")
                 .collect()
         })
@@ -2657,7 +2657,7 @@ fn run_journal_in_store(file: &[u8], header: Option<JournalHeader>, scan: &Journ
 // ---------------------------------------------------------------------------
 
 /// Where the cut log's header starts, where its entries start, and an
-/// entry's length (see `src/segment/cuts.rs`).
+/// entry's length (see `src/cuts/mod.rs`).
 pub const CUT_LOG_AT: usize = 8;
 pub const CUT_ENTRIES_AT: usize = 24;
 pub const CUT_ENTRY_LEN: usize = 44;

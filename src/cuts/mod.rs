@@ -1,60 +1,68 @@
 //! A project's cut log: how a read-only store learns that the writer cut
-//! bytes off an active segment or a run journal, bytes the reader may
-//! already have read, and where.
+//! bytes it may already have read off an active segment or a run journal.
 //!
-//! The writer appends a batch's frames to every segment the batch touches
-//! before it makes any of them part of the store. If a later write (or,
-//! under [`SyncPolicy::Always`](crate::SyncPolicy::Always), a sync) fails,
-//! it cuts the earlier segments back: `append_batch` stores all or nothing.
-//! A reader in another process may have read those frames in between, and
-//! once the writer appends again the file is no shorter than what the
-//! reader read, so its length cannot tell. The same holds for a run
-//! journal cut back after its `fsync` failed.
+//! ## Why readers need it
 //!
-//! So every such cut of a whole frame (a torn frame or a seal block that
-//! a batch left is no record to any reader, and a write that landed
-//! nothing cuts nothing), every cut recovery makes when the writer opens
-//! (what it cuts off a damaged end may have been a whole record or event
-//! when a reader read it), and every removal of a segment or journal file
-//! whose creation failed (the next file of that ID has another salt),
-//! goes in three steps: the writer numbers the cut (one more than the
-//! last) and appends an entry saying what it cuts to the log in the
-//! project's `cuts` file; it makes the cut; then it writes the number at
-//! the start of the file. The count moves after the cut and after its
-//! entry, and a writer that crashes before the count leaves an entry
-//! numbered past it. When an entry cannot be written, the writer cuts the
-//! log off the file (keeping the count) before it makes the cut, so no one
-//! trusts the log until it is started afresh.
+//! A batch is written to every segment it touches before any of it
+//! counts. When a later write fails, or a sync under
+//! [`SyncPolicy::Always`](crate::SyncPolicy::Always), the writer cuts the
+//! earlier segments back, so an append stores all or nothing. A reader in
+//! another process may have read the cut frames in between. Once the
+//! writer appends again the file is as long as before, so its length
+//! cannot tell the reader. A run journal cut back after a failed `fsync`
+//! is the same case.
 //!
-//! A writer opening the project goes on with a log whose every entry is
-//! counted: every cut was recorded, so readers keep what they read. It
-//! starts the log afresh with one cut, of anything, when it finds an entry
-//! past the count (a crash in the middle of a cut, which may or may not
-//! have been made), or a log it cannot trust to say so: none (no cut yet,
-//! a damaged header, a log cut off after a failed entry, or a writer that
-//! predates the log), or one of version 1, whose writers made a cut before
-//! logging it. (An entry torn by a crash was never counted, and its cut
-//! was never begun.)
+//! ## What is recorded
+//!
+//! Three kinds of cut are recorded. Cutting whole frames off a file after
+//! a failed write or sync. A cut made by recovery when the writer opens:
+//! what it cuts off a damaged end may have been whole when a reader read
+//! it. Removing a segment or journal file whose creation failed: the next
+//! file of that ID has another salt. A torn frame, a seal block a batch
+//! left, and a write that landed nothing cut nothing a reader could have
+//! read, and are not recorded.
+//!
+//! ## Recording a cut
+//!
+//! A cut takes three steps. The writer appends an entry that numbers the
+//! cut (one more than the last) and says what it cuts. It makes the cut.
+//! Then it writes the number at the start of the file, the count. A
+//! writer that crashes in between leaves an entry numbered past the
+//! count. When an entry cannot be written, the writer cuts the log off the
+//! file, keeping the count, before it makes the cut: nobody trusts a log
+//! until it is started afresh.
+//!
+//! ## A writer opening the project
+//!
+//! A writer goes on with a log whose every entry is counted: every cut was
+//! recorded, so readers keep what they read. It starts the log afresh,
+//! with one cut of anything, when it finds an entry past the count (a
+//! crash in the middle of a cut), or a log it cannot trust. That is no
+//! log at all, a damaged header, a log cut off after a failed entry, or a
+//! log of version 1, whose writers made a cut before logging it. An entry
+//! torn by a crash was never counted, and its cut was never begun.
+//!
+//! ## A reader's look
 //!
 //! A reader reads the count before and after each look at the active
-//! segments and the journals. When it differs from the count of the last
-//! look (or moved during this one), the reader reads the entries of the
-//! cuts since ([`Cuts::since`]) and forgets only what they cut: the
-//! frames of a segment from the offset it was cut back to (the segment is
-//! then read on from there), a segment file that was removed, or (a
-//! journal was cut) what it replayed of the journals, which it replays
-//! from their start (the run table is built event by event, so this stays
-//! whole). When it cannot tell what was cut (an entry of one of those
-//! cuts is missing or corrupt, the log was started afresh since, the
-//! count went back, the entry is one of "anything", or the writer
-//! predates the log and writes only the count), it forgets every active
-//! segment and every journal and reads them again from their start, as
-//! runlog did before the log. The entries also tell a
-//! [`Follow`](crate::Follow) in a read-only store which ordinals of a
-//! segment the writer cut, so that it delivers the records appended in
-//! their place (see [`Store::open_read_only`](crate::Store::open_read_only)).
+//! segments and the journals. When it differs from the last look's, the
+//! reader reads the entries since ([`Cuts::since`]) and forgets only what
+//! they cut. For a segment cut back, that is its frames from the offset
+//! of the cut, and it reads on from there. For a segment removed, the
+//! segment. For a journal cut, what it replayed of the journals, which it
+//! replays from their start. When it cannot tell what was cut, it forgets
+//! every active segment and journal and reads them all again. That
+//! happens when an entry is missing or corrupt, when the log was started
+//! afresh, when the count went back, and for a cut of anything.
 //!
-//! # Format
+//! ## Followers
+//!
+//! The entries also tell a [`Follow`](crate::Follow) in a read-only store
+//! which ordinals of a segment the writer cut, so that it delivers the
+//! records written in their place (see
+//! [`Store::open_read_only`](crate::Store::open_read_only)).
+//!
+//! ## Format
 //!
 //! All integers little-endian.
 //!
@@ -82,20 +90,21 @@
 //! | 40 | 4 | CRC32 of bytes 0..40 |
 //!
 //! A reader decodes entries up to the first that is short, fails its
-//! checksum or breaks a rule above (the rest of the log is what a write
-//! in progress or a crash left, or damage); cuts without a valid entry
-//! are read as "anything". A log of another version is read as no log.
-//! The writer starts the log afresh (header and one entry) when it opens
-//! the project and cannot trust the log (above), and when the log would
+//! checksum or breaks a rule above. The rest of the log is what a write
+//! in progress or a crash left, or damage. Cuts without a valid entry are
+//! read as cuts of anything. A log of another version is read as no log.
+//! The writer starts the log afresh, a header and one entry, when it
+//! opens the project and cannot trust the log, and when the log would
 //! pass [`MAX_ENTRIES`] entries.
 //!
+//! ## Durability
+//!
 //! The file is not synced: only running processes read it, and after a
-//! power loss every reader starts afresh (a reader on another host, over
+//! power loss every reader starts afresh. A reader on another host, over
 //! a network file system, that outlives the writer's host could see a
-//! stale log: not supported). A writer resumes the count it
-//! finds (or the highest number in the log, if higher), so the count
-//! never repeats a value a running reader has seen. A reader that finds
-//! no file (no cut yet, or a writer that predates it) reads 0.
+//! stale log; that is not supported. A writer resumes the count it finds,
+//! or the highest number in the log if higher, so the count never repeats
+//! a value a running reader has seen. A reader that finds no file reads 0.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -460,7 +469,7 @@ impl Cuts {
         };
         let entry = encode_entry(w.count, cut);
         let afresh = w.log_end + ENTRY_LEN > ENTRIES_AT + MAX_ENTRIES * ENTRY_LEN;
-        let logged = crate::fs::fault("segment::cuts::log")
+        let logged = crate::fs::fault("cuts::log")
             .and_then(|()| {
                 if afresh {
                     // Afresh: header and this entry, then nothing after.
@@ -486,7 +495,7 @@ impl Cuts {
         let Some(f) = file.as_ref() else {
             return Ok(());
         };
-        crate::fs::fault("segment::cuts")
+        crate::fs::fault("cuts")
             .and_then(|()| f.write_all_at(&w.count.to_le_bytes(), 0))
             .map_err(Error::io("write", &self.0.path))
     }
@@ -546,299 +555,4 @@ fn read_all(file: &File) -> std::io::Result<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Log `cut` as made (nothing to cut in these tests).
-    fn log(w: &Cuts, cut: Cut) {
-        w.cut(cut, || Ok(())).unwrap();
-    }
-
-    fn seg(ordinal: u32) -> Cut {
-        Cut::Segment {
-            id: SegmentId {
-                partition: 7,
-                generation: 1,
-            },
-            salt: 99,
-            offset: 1000 + u64::from(ordinal),
-            ordinal,
-        }
-    }
-
-    #[test]
-    fn a_writer_resumes_the_count_and_a_reader_follows_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let reader = Cuts::open_reader(dir.path());
-        assert_eq!(reader.read().unwrap(), 0, "no file yet");
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        assert_eq!(reader.read().unwrap(), 1, "a writer counts once at open");
-        assert_eq!(reader.since(0, 1).unwrap(), [Cut::Any]);
-        log(&w, seg(3));
-        log(&w, seg(5));
-        assert_eq!((w.read().unwrap(), reader.read().unwrap()), (3, 3));
-        assert_eq!(reader.since(1, 3).unwrap(), [seg(3), seg(5)]);
-        assert_eq!(reader.since(2, 3).unwrap(), [seg(5)]);
-        assert_eq!(
-            reader.since(0, 3).unwrap(),
-            [Cut::Any],
-            "cut 1 is of anything"
-        );
-        assert_eq!(reader.since(3, 3).unwrap(), []);
-        assert_eq!(
-            reader.since(4, 3).unwrap(),
-            [Cut::Any],
-            "the count went back"
-        );
-        drop(w);
-        // A log whose every cut was counted: the next writer goes on with
-        // it, and readers lose nothing.
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        assert_eq!(reader.read().unwrap(), 3, "no cut at open");
-        log(&w, seg(8));
-        assert_eq!(reader.read().unwrap(), 4, "resumed, not restarted");
-        assert_eq!(reader.since(1, 4).unwrap(), [seg(3), seg(5), seg(8)]);
-    }
-
-    /// The entry is written before the cut is made, the count after.
-    #[test]
-    fn a_cut_is_logged_before_it_is_made_and_counted_after() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(CUTS_FILE);
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        let mut seen = None;
-        w.cut(seg(2), || {
-            let log = decode(&std::fs::read(&path).unwrap());
-            seen = Some((log.count, log.entries.last().copied()));
-            Err(Error::corrupt(&path, 0, "the cut failed"))
-        })
-        .expect_err("the cut's own error comes back");
-        assert_eq!(seen, Some((1, Some((2, seg(2))))));
-        assert_eq!(
-            decode(&std::fs::read(&path).unwrap()).count,
-            2,
-            "counted even so"
-        );
-    }
-
-    /// A log whose every entry is counted is resumed even with garbage
-    /// after its entries (a write in progress when the writer stopped):
-    /// the next entry goes over it.
-    #[test]
-    fn a_writer_resumes_a_log_with_garbage_after_its_entries() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(CUTS_FILE);
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        log(&w, seg(1));
-        drop(w);
-        let mut b = std::fs::read(&path).unwrap();
-        b.extend_from_slice(&[0xa5; 30]);
-        std::fs::write(&path, &b).unwrap();
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        assert_eq!(w.read().unwrap(), 2, "no cut at open");
-        log(&w, seg(2));
-        let reader = Cuts::open_reader(dir.path());
-        assert_eq!(reader.since(1, 3).unwrap(), [seg(1), seg(2)]);
-    }
-
-    /// A full log is resumed too; the next cut starts it afresh.
-    #[test]
-    fn a_full_log_is_resumed_and_started_afresh_at_the_next_cut() {
-        let dir = tempfile::tempdir().unwrap();
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        for i in 1..MAX_ENTRIES as u32 {
-            log(&w, seg(i));
-        }
-        let count = w.read().unwrap();
-        assert_eq!(count, MAX_ENTRIES as u64);
-        drop(w);
-        let reader = Cuts::open_reader(dir.path());
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        assert_eq!(reader.read().unwrap(), count, "no cut at open");
-        assert_eq!(
-            reader.since(count - 1, count).unwrap(),
-            [seg(count as u32 - 1)]
-        );
-        log(&w, seg(7));
-        assert_eq!(reader.since(count, count + 1).unwrap(), [seg(7)]);
-        assert_eq!(
-            reader.since(count - 1, count + 1).unwrap(),
-            [Cut::Any],
-            "afresh"
-        );
-    }
-
-    /// After an entry could not be written, the log is cut off the file
-    /// (the count kept): readers whose count moves read everything again,
-    /// and so does the next writer's open, even if the cut's own count
-    /// was never written.
-    #[test]
-    fn a_log_that_lost_an_entry_is_cut_off() {
-        let dir = tempfile::tempdir().unwrap();
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        log(&w, seg(1));
-        // As `cut` does when the entry of cut 3 cannot be written: the
-        // count of cut 3 is not written either (a crash).
-        {
-            let mut state = w.0.writer.as_ref().unwrap().lock();
-            state.count += 1;
-            w.drop_log(&mut state);
-        }
-        let b = std::fs::read(dir.path().join(CUTS_FILE)).unwrap();
-        assert_eq!(b, 2u64.to_le_bytes(), "the count alone");
-        drop(w);
-        let reader = Cuts::open_reader(dir.path());
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        assert_eq!(reader.since(2, w.read().unwrap()).unwrap(), [Cut::Any]);
-        log(&w, seg(5));
-        let count = w.read().unwrap();
-        assert_eq!(reader.since(count - 1, count).unwrap(), [seg(5)], "afresh");
-    }
-
-    /// A log of version 1 (a writer that logged a cut after making it)
-    /// reads the same; the next writer cannot tell whether a crash left a
-    /// cut unlogged, so it starts afresh with a cut of anything.
-    #[test]
-    fn a_version_1_log_is_read_and_a_writer_starts_it_afresh() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut b = 2u64.to_le_bytes().to_vec();
-        b.extend_from_slice(&encode_header_of(1));
-        b.extend_from_slice(&encode_entry(1, &Cut::Any));
-        b.extend_from_slice(&encode_entry(2, &seg(6)));
-        std::fs::write(dir.path().join(CUTS_FILE), &b).unwrap();
-        let reader = Cuts::open_reader(dir.path());
-        assert_eq!(reader.since(1, 2).unwrap(), [seg(6)]);
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        assert_eq!(reader.read().unwrap(), 3);
-        assert_eq!(reader.since(2, 3).unwrap(), [Cut::Any]);
-        log(&w, seg(7));
-        assert_eq!(reader.since(3, 4).unwrap(), [seg(7)]);
-        let log = decode(&std::fs::read(dir.path().join(CUTS_FILE)).unwrap());
-        assert_eq!(log.version, Some(VERSION), "afresh, in this version");
-    }
-
-    #[test]
-    fn a_short_file_counts_as_zero() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(CUTS_FILE), [7u8; 5]).unwrap();
-        assert_eq!(Cuts::open_reader(dir.path()).read().unwrap(), 0);
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        log(&w, seg(0));
-        assert_eq!(Cuts::open_reader(dir.path()).read().unwrap(), 2);
-    }
-
-    /// A `cuts` file of a writer that predates the log (a bare count):
-    /// a reader cannot tell what was cut; a writer resumes the count.
-    #[test]
-    fn a_bare_count_is_read_as_cuts_of_anything() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(CUTS_FILE), 41u64.to_le_bytes()).unwrap();
-        let reader = Cuts::open_reader(dir.path());
-        assert_eq!(reader.read().unwrap(), 41);
-        assert_eq!(reader.since(40, 41).unwrap(), [Cut::Any]);
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        log(&w, seg(2));
-        assert_eq!(reader.read().unwrap(), 43);
-        assert_eq!(reader.since(42, 43).unwrap(), [seg(2)]);
-    }
-
-    /// A writer that crashed after an entry but before its count: the
-    /// next one numbers on from the entry, never reusing its number.
-    #[test]
-    fn a_writer_numbers_on_from_an_uncounted_entry() {
-        let dir = tempfile::tempdir().unwrap();
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        log(&w, seg(1));
-        drop(w);
-        let path = dir.path().join(CUTS_FILE);
-        let mut b = std::fs::read(&path).unwrap();
-        b[..8].copy_from_slice(&1u64.to_le_bytes());
-        std::fs::write(&path, &b).unwrap();
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        assert_eq!(w.read().unwrap(), 3);
-        assert_eq!(
-            Cuts::open_reader(dir.path()).since(1, 3).unwrap(),
-            [Cut::Any],
-            "a cut that may be half made: read everything again"
-        );
-    }
-
-    #[test]
-    fn every_cut_and_flip_of_the_log_falls_back_to_anything() {
-        let dir = tempfile::tempdir().unwrap();
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        let cuts = [
-            seg(4),
-            Cut::Removed {
-                id: SegmentId {
-                    partition: 3,
-                    generation: 0,
-                },
-                salt: 5,
-            },
-            Cut::Journal {
-                partition: 2,
-                generation: 9,
-                salt: 6,
-                offset: 77,
-            },
-        ];
-        for c in cuts {
-            log(&w, c);
-        }
-        let b = std::fs::read(dir.path().join(CUTS_FILE)).unwrap();
-        assert_eq!(b.len(), ENTRIES_AT + 4 * ENTRY_LEN);
-        assert_eq!(since(&b, 1, 4), cuts);
-        for cut in 0..b.len() {
-            let got = since(&b[..cut], 1, 4);
-            assert_eq!(got, [Cut::Any], "cut at {cut}");
-        }
-        for at in LOG_AT..b.len() {
-            for bit in [0x01, 0x80] {
-                let mut f = b.clone();
-                f[at] ^= bit;
-                let got = since(&f, 1, 4);
-                let ok = got == cuts;
-                assert!(ok || got == [Cut::Any], "flip at {at}: {got:?}");
-                assert!(!ok, "flip at {at} went unnoticed");
-            }
-        }
-    }
-
-    #[test]
-    fn a_full_log_starts_afresh() {
-        let dir = tempfile::tempdir().unwrap();
-        let w = Cuts::open_writer(dir.path()).unwrap();
-        for i in 0..MAX_ENTRIES as u32 + 10 {
-            log(&w, seg(i));
-        }
-        let b = std::fs::read(dir.path().join(CUTS_FILE)).unwrap();
-        assert!(b.len() <= ENTRIES_AT + MAX_ENTRIES * ENTRY_LEN);
-        let count = w.read().unwrap();
-        assert_eq!(since(&b, count - 1, count), [seg(MAX_ENTRIES as u32 + 9)]);
-        assert_eq!(since(&b, 1, count), [Cut::Any]);
-    }
-
-    #[test]
-    fn entries_round_trip() {
-        for c in [
-            Cut::Any,
-            seg(u32::MAX),
-            Cut::Removed {
-                id: SegmentId {
-                    partition: u32::MAX,
-                    generation: 2,
-                },
-                salt: u64::MAX,
-            },
-            Cut::Journal {
-                partition: 1,
-                generation: 0,
-                salt: 3,
-                offset: u64::MAX,
-            },
-        ] {
-            assert_eq!(decode_entry(&encode_entry(17, &c)), Some((17, c)));
-        }
-    }
-}
+mod tests;
