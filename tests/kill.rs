@@ -49,6 +49,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::T0;
+use common::rng::{Random, Rng};
 use runlog::{
     Level, LogRecord, MAX_LIMIT, ManualClock, NewRun, Outcome, Preset, Project, Query, RecordId,
     Run, RunQuery, RunStatus, SavedRange, SegmentId, StoreOptions, SyncPolicy, TimeRange,
@@ -367,32 +368,8 @@ fn presets_after(k: u64) -> Vec<(String, SavedRange)> {
     all.into_iter().collect()
 }
 
-/// SplitMix64: small, seedable, good enough.
-#[derive(Clone, Debug)]
-struct Rng(u64);
-
+/// The operation a child does next.
 impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-
     fn pick(&mut self, weights: [u64; 9]) -> Op {
         let mut x = self.below(weights.iter().sum());
         for (op, w) in OPS.into_iter().zip(weights) {

@@ -14,6 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::rng::{Random, Rng};
 use common::*;
 use runlog::{
     Clock, Cursor, Error, ExportFormat, Level, NewRun, Preset, Project, Query, RecordId, RunCursor,
@@ -129,23 +130,8 @@ fn b64_decode(s: &str) -> Vec<u8> {
     out
 }
 
-/// A small deterministic generator (SplitMix64).
-struct Rng(u64);
-
+/// Draws for forged cursors.
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
     /// An "interesting" i64: extremes, around the test's times, or random.
     fn time(&mut self) -> i64 {
         match self.below(6) {

@@ -39,6 +39,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::T0;
+use common::rng::{Random, Rng};
 use runlog::{
     Clock, Error, Level, LogRecord, ManualClock, NewRun, Preset, Project, Query, RecordId,
     RunQuery, RunStatus, SegmentId, StoreOptions, SyncPolicy, TimeRange, Timestamp, Trigger,
@@ -147,28 +148,6 @@ fn work_time() -> Duration {
 
 fn horizon(now: Timestamp) -> Timestamp {
     now.saturating_sub(RETENTION)
-}
-
-/// A small deterministic generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, one_in: u64) -> bool {
-        self.below(one_in) == 0
-    }
-    fn secs(&mut self, max: u64) -> Duration {
-        Duration::from_micros(self.below(max * 1_000_000))
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 //! Helpers shared by the scenario tests.
 #![allow(dead_code)]
 
+pub mod rng;
+
 use std::path::Path;
 use std::time::Duration;
 
