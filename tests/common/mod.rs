@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod rng;
+pub mod runs;
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,6 +11,9 @@ use runlog::{
     Level, LogRecord, ManualClock, Project, Query, RecordId, Store, StoreOptions, StoredRecord,
     SyncPolicy, TimeRange, Timestamp,
 };
+
+/// Seconds in a day.
+pub const DAY: u64 = 86_400;
 
 /// 2023-11-14T22:13:20Z, a Tuesday: the tests' "now" unless they move it.
 pub const T0: Timestamp = Timestamp::from_secs(1_700_000_000);
