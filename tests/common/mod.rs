@@ -1,6 +1,7 @@
 //! Helpers shared by the scenario tests.
 #![allow(dead_code)]
 
+pub mod files;
 pub mod rng;
 pub mod runs;
 
@@ -55,6 +56,25 @@ pub fn rec(t: Timestamp, i: u64) -> LogRecord {
         ));
     }
     r
+}
+
+/// A store with one project `p` holding `n` records spread over the three
+/// hours before T0, then the clock moved 11 minutes on and what is due
+/// sealed: the partitions before T0's are sealed, T0's is active.
+pub fn populated(dir: &Path, clock: &ManualClock, n: u64) -> (Store, Project) {
+    // The clock ends 11 minutes after T0: the grace of every partition but
+    // the current one (whose segments were created at T0) is over.
+    let store = open(dir, clock);
+    let p = store.project("p").unwrap();
+    // Spread over the last three hours: sealed partitions and an active one.
+    let step = 3 * 3600 / n;
+    for i in 0..n {
+        p.append(&rec(T0.saturating_sub(secs(3 * 3600 - i * step)), i))
+            .unwrap();
+    }
+    clock.advance(secs(11 * 60));
+    p.seal_due().unwrap();
+    (store, p)
 }
 
 /// Everything the project returns, newest first.
