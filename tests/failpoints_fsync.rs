@@ -17,7 +17,7 @@ mod failpoints;
 use common::*;
 use fail::FailScenario;
 use failpoints::*;
-use runlog::{Error, StoreOptions, SyncPolicy};
+use runlog::{Error, SyncPolicy};
 
 #[test]
 fn failed_segment_fsync_under_always_poisons_until_reopen() {
@@ -182,8 +182,7 @@ fn a_run_event_on_a_poisoned_writer_seals_nothing() {
     let _fp = FailScenario::setup();
     let dir = tempfile::tempdir().unwrap();
     let clock = clock();
-    let store = StoreOptions::new()
-        .clock(clock.clone())
+    let store = options(&clock)
         .sync_policy(SyncPolicy::Always)
         .open(dir.path())
         .unwrap();

@@ -23,8 +23,7 @@ use runlog::{Level, LogRecord, ManualClock, Project, StoreOptions, SyncPolicy};
 /// Options of the superseded-marker tests: retries due at once, a day of
 /// retention.
 fn marker_options(clock: &ManualClock, policy: SyncPolicy) -> StoreOptions {
-    StoreOptions::new()
-        .clock(clock.clone())
+    options(clock)
         .sync_policy(policy)
         .retention(secs(86_400))
         .retry_policy(runlog::RetryPolicy {

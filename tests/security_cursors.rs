@@ -12,7 +12,7 @@ use common::rng::{Random, Rng};
 use common::*;
 use runlog::{
     Cursor, Error, ExportFormat, Level, NewRun, Project, Query, RecordId, RunCursor, RunQuery,
-    SegmentId, StoreOptions, TimeRange, Timestamp, Trigger,
+    SegmentId, TimeRange, Timestamp, Trigger,
 };
 
 fn crc32(b: &[u8]) -> u32 {
@@ -539,10 +539,7 @@ fn record_ids_of_nothing_are_absent_never_a_panic() {
     }
     // A read-only store answers the same.
     drop((p, store));
-    let ro = StoreOptions::new()
-        .clock(clock.clone())
-        .open_read_only(&dir)
-        .unwrap();
+    let ro = read_only(&dir, &clock);
     let p = ro.project("p").unwrap();
     for id in real.iter().chain(&ids) {
         assert_eq!(p.get(*id).unwrap(), None, "{id}");

@@ -15,14 +15,12 @@ use std::time::Duration;
 
 use common::files::*;
 use common::*;
-use runlog::{Clock, NewRun, SavedRange, StoreOptions, SyncPolicy, Trigger};
+use runlog::{Clock, NewRun, SavedRange, StoreOptions, Trigger};
 
 /// Options of the foreign-file tests: short partitions and retention, so
 /// the clock passes the horizon quickly.
 fn short_options(clock: &runlog::ManualClock) -> StoreOptions {
-    StoreOptions::new()
-        .clock(clock.clone())
-        .sync_policy(SyncPolicy::Manual)
+    options(clock)
         .partition(Duration::from_secs(600))
         .retention(Duration::from_secs(DAY))
 }

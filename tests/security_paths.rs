@@ -11,9 +11,7 @@ use std::fs;
 
 use common::files::*;
 use common::*;
-use runlog::{
-    Error, ExportFormat, NewRun, Preset, Project, Query, SavedRange, StoreOptions, Trigger,
-};
+use runlog::{Error, ExportFormat, NewRun, Preset, Project, Query, SavedRange, Trigger};
 
 #[test]
 fn no_project_name_reaches_outside_the_store() {
@@ -67,10 +65,7 @@ fn no_project_name_reaches_outside_the_store() {
         long.as_str(),
         huge.as_str(),
     ];
-    let ro = StoreOptions::new()
-        .clock(clock.clone())
-        .open_read_only(&dir)
-        .unwrap();
+    let ro = read_only(&dir, &clock);
     for name in &refused {
         for s in [&store, &ro] {
             match s.project(name) {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
-use runlog::{Clock, Level, NewRun, Preset, Query, SavedRange, StoreOptions, SyncPolicy, Trigger};
+use runlog::{Clock, Level, NewRun, Preset, Query, SavedRange, SyncPolicy, Trigger};
 
 unsafe extern "C" {
     /// POSIX `umask(2)` (`mode_t` is `u32` on Linux); the standard library
@@ -63,8 +63,7 @@ fn directories_are_0700_and_files_0600_even_with_an_open_umask() {
     let dir = root.join("store");
     let clock = clock();
     let opts = || {
-        StoreOptions::new()
-            .clock(clock.clone())
+        options(&clock)
             .sync_policy(SyncPolicy::Always)
             .partition(Duration::from_secs(600))
             .retention(Duration::from_secs(DAY))
@@ -120,10 +119,7 @@ fn directories_are_0700_and_files_0600_even_with_an_open_umask() {
             "the missing index was reported and rebuilt"
         );
         // A reader creates nothing with other modes either.
-        let ro = StoreOptions::new()
-            .clock(clock.clone())
-            .open_read_only(&dir)
-            .unwrap();
+        let ro = read_only(&dir, &clock);
         let rp = ro.project("billing").unwrap();
         assert!(
             !rp.query(&Query::new().all_time())

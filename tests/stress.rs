@@ -42,11 +42,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::T0;
+use common::{T0, options};
 use harness::*;
 use runlog::{
     Clock, Level, LogRecord, ManualClock, Query, RecordId, RunQuery, RunStatus, SegmentId,
-    StoreOptions, SyncPolicy, Timestamp,
+    Timestamp,
 };
 
 /// Counts the live heap bytes the test samples.
@@ -58,13 +58,7 @@ fn everything_at_once_over_several_days() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0);
-    let opts = || {
-        StoreOptions::new()
-            .clock(clock.clone())
-            .sync_policy(SyncPolicy::Manual)
-            .partition(PARTITION)
-            .retention(RETENTION)
-    };
+    let opts = || options(&clock).partition(PARTITION).retention(RETENTION);
     let store = opts().open(dir.path()).unwrap();
     let project = store.project("p").unwrap();
     let shared = Arc::new(Shared {

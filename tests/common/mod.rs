@@ -33,6 +33,15 @@ pub fn open(dir: &Path, clock: &ManualClock) -> Store {
     options(clock).open(dir).expect("open store")
 }
 
+/// A read-only open of the store at `dir` with `clock` (and the default
+/// options otherwise).
+pub fn read_only(dir: &Path, clock: &ManualClock) -> Store {
+    StoreOptions::new()
+        .clock(clock.clone())
+        .open_read_only(dir)
+        .expect("open the store read-only")
+}
+
 /// A small, distinct record `i` at time `t`.
 pub fn rec(t: Timestamp, i: u64) -> LogRecord {
     let level = Level::ALL[(i % 4) as usize];

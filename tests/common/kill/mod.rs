@@ -216,8 +216,7 @@ pub fn open_store(opts: StoreOptions, dir: &Path) -> runlog::Result<runlog::Stor
 }
 
 pub fn options(mode: Mode, clock: &ManualClock, sync: SyncPolicy) -> StoreOptions {
-    let o = StoreOptions::new()
-        .clock(clock.clone())
+    let o = crate::common::options(clock)
         .sync_policy(sync)
         .grace(mode.grace())
         .retention(mode.retention());
