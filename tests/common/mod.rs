@@ -1,5 +1,19 @@
-//! Helpers shared by the scenario tests.
-#![allow(dead_code)]
+//! Helpers shared by the scenario tests: each test file has `mod common;`
+//! (`cli/tests/*.rs` include this file by its path).
+//!
+//! - this file: the tests' clock and time, store options and opens, a
+//!   populated store, records, and reads;
+//! - [`rng`]: the seeded generators;
+//! - [`runs`]: run-journal files, run lookups, refused-call checks;
+//! - [`files`]: directory snapshots.
+//!
+//! The harnesses of one scenario or group live here too but are included
+//! only by their test files (`#[path = "common/…"] mod …;`), so the other
+//! tests neither compile them nor get the failpoints feature or a global
+//! allocator: `failpoints.rs` (the failpoint tests and `reader_cuts.rs`),
+//! `kill/` (`kill.rs`), `stress/` (`stress.rs`) and `fuzz_seeds/`
+//! (`fuzz_corpus.rs`).
+#![allow(dead_code)] // Each test file uses some of it.
 
 pub mod files;
 pub mod rng;
