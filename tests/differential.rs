@@ -8,24 +8,9 @@ mod common;
 
 use std::time::Duration;
 
+use common::rng::{Random, XorShift};
 use common::*;
 use runlog::{Level, LogRecord, ManualClock, Project, Query, RecordId, StoreOptions, SyncPolicy};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len() as u64) as usize]
-    }
-}
 
 const FIELD_VALUES: &[&str] = &[
     "",
@@ -70,7 +55,7 @@ const WORDS: &[&str] = &[
 ];
 const SEPS: &[&str] = &[" ", "-", "/", ":", ".", "_", "\t", ", "];
 
-fn word(rng: &mut Rng) -> String {
+fn word(rng: &mut XorShift) -> String {
     match rng.below(3) {
         0 => rng.pick(WORDS).to_string(),
         _ => {
@@ -92,7 +77,7 @@ fn word(rng: &mut Rng) -> String {
     }
 }
 
-fn content(rng: &mut Rng) -> String {
+fn content(rng: &mut XorShift) -> String {
     let n = rng.below(8);
     let mut s = String::new();
     for i in 0..n {
@@ -105,7 +90,7 @@ fn content(rng: &mut Rng) -> String {
     s
 }
 
-fn record(rng: &mut Rng, t: runlog::Timestamp) -> LogRecord {
+fn record(rng: &mut XorShift, t: runlog::Timestamp) -> LogRecord {
     let level = Level::ALL[rng.below(4) as usize];
     let job = format!("job-{}", rng.below(12));
     LogRecord::new(t, level, job, content(rng))
@@ -124,7 +109,7 @@ struct F {
     text: Option<String>,
 }
 
-fn substring(rng: &mut Rng, s: &str) -> String {
+fn substring(rng: &mut XorShift, s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     if chars.is_empty() {
         return "zz".into();
@@ -138,7 +123,7 @@ fn substring(rng: &mut Rng, s: &str) -> String {
     t
 }
 
-fn filter(rng: &mut Rng, recs: &[(RecordId, LogRecord)]) -> F {
+fn filter(rng: &mut XorShift, recs: &[(RecordId, LogRecord)]) -> F {
     let mut f = F {
         levels: vec![],
         flow: None,
@@ -208,7 +193,7 @@ fn matches(f: &F, r: &LogRecord) -> bool {
         })
 }
 
-fn check(p: &Project, recs: &[(RecordId, LogRecord)], rng: &mut Rng, stage: &str) {
+fn check(p: &Project, recs: &[(RecordId, LogRecord)], rng: &mut XorShift, stage: &str) {
     for _ in 0..40 {
         let f = filter(rng, recs);
         let mut want: Vec<&(RecordId, LogRecord)> =
@@ -306,7 +291,7 @@ fn check(p: &Project, recs: &[(RecordId, LogRecord)], rng: &mut Rng, stage: &str
 }
 
 fn run(seed: u64) {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0);
     let store = StoreOptions::new()
@@ -320,7 +305,7 @@ fn run(seed: u64) {
     let mut recs: Vec<(RecordId, LogRecord)> = Vec::new();
     let append = |p: &Project,
                   clock: &ManualClock,
-                  rng: &mut Rng,
+                  rng: &mut XorShift,
                   n: usize,
                   back: u64,
                   recs: &mut Vec<(RecordId, LogRecord)>| {

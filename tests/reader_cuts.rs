@@ -14,6 +14,8 @@
 #![cfg(feature = "failpoints")]
 
 mod common;
+#[path = "common/failpoints.rs"]
+mod failpoints;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,11 +23,8 @@ use std::time::Duration;
 
 use common::*;
 use fail::FailScenario;
+use failpoints::{cfg, len};
 use runlog::{LogRecord, Query};
-
-fn cfg(name: &str, actions: &str) {
-    fail::cfg(name, actions).unwrap();
-}
 
 /// While the writer's appends keep failing (a full disk), a reader shows
 /// the records acknowledged before, at every look.
@@ -202,10 +201,6 @@ fn segment_of(p: &runlog::Project, t: runlog::Timestamp) -> std::path::PathBuf {
         .find(|s| s.partition.from <= t && t < s.partition.to)
         .unwrap()
         .path
-}
-
-fn len(path: &std::path::Path) -> u64 {
-    std::fs::metadata(path).unwrap().len()
 }
 
 /// Up to the cut: the batch in flight was read by `reader` and

@@ -1,5 +1,23 @@
-//! Helpers shared by the scenario tests.
-#![allow(dead_code)]
+//! Helpers shared by the scenario tests: each test file has `mod common;`
+//! (`cli/tests/*.rs` include this file by its path).
+//!
+//! - this file: the tests' clock and time, store options and opens, a
+//!   populated store, records, and reads;
+//! - [`rng`]: the seeded generators;
+//! - [`runs`]: run-journal files, run lookups, refused-call checks;
+//! - [`files`]: directory snapshots.
+//!
+//! The harnesses of one scenario or group live here too but are included
+//! only by their test files (`#[path = "common/…"] mod …;`), so the other
+//! tests neither compile them nor get the failpoints feature or a global
+//! allocator: `failpoints.rs` (the failpoint tests and `reader_cuts.rs`),
+//! `kill/` (`kill.rs`), `stress/` (`stress.rs`) and `fuzz_seeds/`
+//! (`fuzz_corpus.rs`).
+#![allow(dead_code)] // Each test file uses some of it.
+
+pub mod files;
+pub mod rng;
+pub mod runs;
 
 use std::path::Path;
 use std::time::Duration;
@@ -8,6 +26,9 @@ use runlog::{
     Level, LogRecord, ManualClock, Project, Query, RecordId, Store, StoreOptions, StoredRecord,
     SyncPolicy, TimeRange, Timestamp,
 };
+
+/// Seconds in a day.
+pub const DAY: u64 = 86_400;
 
 /// 2023-11-14T22:13:20Z, a Tuesday: the tests' "now" unless they move it.
 pub const T0: Timestamp = Timestamp::from_secs(1_700_000_000);
@@ -24,6 +45,15 @@ pub fn options(clock: &ManualClock) -> StoreOptions {
 
 pub fn open(dir: &Path, clock: &ManualClock) -> Store {
     options(clock).open(dir).expect("open store")
+}
+
+/// A read-only open of the store at `dir` with `clock` (and the default
+/// options otherwise).
+pub fn read_only(dir: &Path, clock: &ManualClock) -> Store {
+    StoreOptions::new()
+        .clock(clock.clone())
+        .open_read_only(dir)
+        .expect("open the store read-only")
 }
 
 /// A small, distinct record `i` at time `t`.
@@ -49,6 +79,25 @@ pub fn rec(t: Timestamp, i: u64) -> LogRecord {
         ));
     }
     r
+}
+
+/// A store with one project `p` holding `n` records spread over the three
+/// hours before T0, then the clock moved 11 minutes on and what is due
+/// sealed: the partitions before T0's are sealed, T0's is active.
+pub fn populated(dir: &Path, clock: &ManualClock, n: u64) -> (Store, Project) {
+    // The clock ends 11 minutes after T0: the grace of every partition but
+    // the current one (whose segments were created at T0) is over.
+    let store = open(dir, clock);
+    let p = store.project("p").unwrap();
+    // Spread over the last three hours: sealed partitions and an active one.
+    let step = 3 * 3600 / n;
+    for i in 0..n {
+        p.append(&rec(T0.saturating_sub(secs(3 * 3600 - i * step)), i))
+            .unwrap();
+    }
+    clock.advance(secs(11 * 60));
+    p.seal_due().unwrap();
+    (store, p)
 }
 
 /// Everything the project returns, newest first.
