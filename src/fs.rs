@@ -78,7 +78,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
-// Fault injection for tests/failpoints.rs (feature `failpoints`). Without
+// Fault injection for tests/failpoints_*.rs (feature `failpoints`). Without
 // the feature these are plain calls and the failpoint names are unused.
 // A failpoint configured `return` fails with EIO, `return(enospc)` with
 // ENOSPC.

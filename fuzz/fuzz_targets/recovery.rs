@@ -1,6 +1,6 @@
 //! A segment file of fuzz bytes in a real store: read-only open, recovery, reopen, seal, reopen; no panic, and the same records every time.
 //!
-//! The check lives in `tests/fuzz_checks/mod.rs`, shared with
+//! The check lives in `tests/fuzz_checks/recovery.rs`, shared with
 //! `tests/fuzz_corpus.rs`, which replays `fuzz/corpus/recovery/` in CI.
 #![no_main]
 
