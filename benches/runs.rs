@@ -372,7 +372,7 @@ fn build(total: u64) -> Month {
                 (_, c) if c <= trigger => {
                     let now = Timestamp::from_micros(c);
                     clock.set(now);
-                    for ticket in project.due_retries(now).expect("due_retries") {
+                    for ticket in project.due_retries_at(now).expect("due_retries") {
                         let key = u64::from_str_radix(&ticket.job_id[4..], 16).unwrap();
                         pending.push(Reverse((
                             c + duration(key, ticket.attempt),
@@ -481,7 +481,10 @@ fn scheduled_tasks(c: &mut Criterion) {
             .iter()
             .all(|r| r.flow == QUERY_FLOW && r.trigger == Trigger::Scheduler)
     );
-    assert_eq!(m.project.runs(&all_query).expect("query").runs.len(), 100);
+    assert_eq!(
+        m.project.query_runs(&all_query).expect("query").runs.len(),
+        100
+    );
     let week = m
         .project
         .count_runs(&RunQuery::new().preset(Preset::Last7Days))
@@ -497,7 +500,7 @@ fn scheduled_tasks(c: &mut Criterion) {
         b.iter(|| black_box(m.project.scheduled_tasks(&flow_query).unwrap()))
     });
     g.bench_function("newest_100_runs_last7d", |b| {
-        b.iter(|| black_box(m.project.runs(&all_query).unwrap()))
+        b.iter(|| black_box(m.project.query_runs(&all_query).unwrap()))
     });
     g.bench_function("count_runs_last7d_by_status", |b| {
         b.iter(|| {

@@ -86,7 +86,7 @@ fn build(retried_hours: Option<(u64, u64)>) -> Fixture {
                 .unwrap();
             logs.attempt_failed(job, 1, "boom").unwrap();
         }
-        let tickets = logs.due_retries(clock.now()).unwrap();
+        let tickets = logs.due_retries_at(clock.now()).unwrap();
         assert_eq!(tickets.len(), RETRIED);
         for t in tickets {
             logs.attempt_succeeded(&t.job_id, t.attempt).unwrap();

@@ -38,13 +38,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let path = dir.path().join(name);
         let out = BufWriter::new(File::create(&path)?);
         let mut last_shown = 0;
-        let summary = logs.export(&errors, format, true, out, |written| {
-            // A progress line every 25 %.
-            if written * 4 / total.max(1) > last_shown {
-                last_shown = written * 4 / total.max(1);
-                println!("  {name}: {written} of {total}");
-            }
-        })?;
+        let summary = logs.export(
+            &errors,
+            runlog::ExportOptions::new(format).details(true),
+            out,
+            |written| {
+                // A progress line every 25 %.
+                if written * 4 / total.max(1) > last_shown {
+                    last_shown = written * 4 / total.max(1);
+                    println!("  {name}: {written} of {total}");
+                }
+            },
+        )?;
         let size = std::fs::metadata(&path)?.len();
         println!(
             "{name}: {} records, {} KiB; first line:",

@@ -151,7 +151,7 @@ run sched-1 after its first failure: {} (retry due {})",
         run.next_retry.map(|t| t.to_string()).unwrap_or_default()
     );
     clock.advance(Duration::from_secs(5));
-    for ticket in logs.due_retries(clock.now())? {
+    for ticket in logs.due_retries()? {
         // The runtime runs the flow again; its logs carry the new attempt.
         let r = LogRecord::new(
             clock.now(),
@@ -165,7 +165,7 @@ run sched-1 after its first failure: {} (retry due {})",
         logs.attempt_succeeded(&ticket.job_id, ticket.attempt)?;
     }
     let job = logs.job_logs("sched-1")?;
-    let all = logs.job_logs_all("sched-1")?;
+    let all = logs.job_logs_including_superseded("sched-1")?;
     println!(
         "sched-1 is now {}: {} logs shown, {} with the superseded attempt",
         logs.run("sched-1")?

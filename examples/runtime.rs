@@ -14,8 +14,8 @@ use std::thread;
 use std::time::Duration;
 
 use runlog::{
-    AttemptTicket, Clock, Level, LogRecord, NewRun, Project, Query, RetryPolicy, RunQuery,
-    RunStatus, StoreOptions, SystemClock, Trigger,
+    AttemptTicket, Level, LogRecord, NewRun, Project, Query, RetryPolicy, RunQuery, RunStatus,
+    StoreOptions, Timestamp, Trigger,
 };
 
 const FLOWS: [&str; 4] = [
@@ -134,7 +134,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let work_tx = work_tx.clone();
         threads.push(thread::spawn(move || -> runlog::Result<()> {
             while !stop.load(Ordering::Relaxed) {
-                for ticket in project.due_retries(SystemClock.now())? {
+                for ticket in project.due_retries()? {
                     let _ = work_tx.send(ticket);
                 }
                 thread::sleep(Duration::from_millis(20));
@@ -193,13 +193,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A run that succeeded on a retry: its failed attempt is superseded.
     let retried = project
-        .runs(&RunQuery::new().status(RunStatus::Successful).limit(1_000))?
+        .query_runs(&RunQuery::new().status(RunStatus::Successful).limit(1_000))?
         .runs
         .into_iter()
         .find(|r| r.attempts.len() > 1);
     if let Some(run) = retried {
         let shown = project.job_logs(&run.job_id)?;
-        let all = project.job_logs_all(&run.job_id)?;
+        let all = project.job_logs_including_superseded(&run.job_id)?;
         println!(
             "\n{} succeeded at attempt {}: {} log lines shown, {} more from superseded attempts",
             run.job_id,
@@ -210,9 +210,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // A failed run, retried by hand.
-    let failed = project.runs(&RunQuery::new().status(RunStatus::Failed).limit(1))?;
+    let failed = project.query_runs(&RunQuery::new().status(RunStatus::Failed).limit(1))?;
     if let Some(run) = failed.runs.first() {
-        let ticket = project.retry_manually(&run.job_id)?;
+        let ticket = project.start_retry(&run.job_id)?;
         println!(
             "\n{} had failed {} times; retried by hand as attempt {}",
             run.job_id,
@@ -221,7 +221,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         project.append(
             &LogRecord::new(
-                SystemClock.now(),
+                Timestamp::now(),
                 Level::Info,
                 ticket.job_id.as_str(),
                 "manual retry",
@@ -243,7 +243,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// then report the outcome.
 fn execute(project: &Project, t: &AttemptTicket, rng: &mut Rng) -> runlog::Result<()> {
     let log = |level, content: String| {
-        LogRecord::new(SystemClock.now(), level, t.job_id.as_str(), content)
+        LogRecord::new(Timestamp::now(), level, t.job_id.as_str(), content)
             .flow(t.flow.as_str())
             .env(t.env.as_str())
             .app(t.app.as_str())

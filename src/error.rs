@@ -69,6 +69,16 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// A read-only store has no project of this name (a writer creates
+    /// projects on first use; a reader never does).
+    #[error("no project {name:?} in the store at {}", store.display())]
+    UnknownProject {
+        /// The name asked for.
+        name: String,
+        /// The store's directory.
+        store: PathBuf,
+    },
+
     /// A record field is over its documented limit; nothing was written.
     #[error("field {field} is {len} bytes, over its limit of {max}")]
     FieldTooLarge {

@@ -33,6 +33,48 @@ pub enum ExportFormat {
     Csv,
 }
 
+/// How to write a download: its format, and whether each record carries
+/// its detail (read from disk one record at a time).
+///
+/// ```
+/// use runlog::{ExportFormat, ExportOptions};
+/// let plain: ExportOptions = ExportFormat::Csv.into();
+/// assert!(!plain.details);
+/// let full = ExportOptions::new(ExportFormat::JsonLines).details(true);
+/// assert!(full.details);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ExportOptions {
+    /// JSON Lines or CSV.
+    pub format: ExportFormat,
+    /// Whether each row carries the record's detail (default: no).
+    pub details: bool,
+}
+
+impl ExportOptions {
+    /// `format`, without details.
+    pub fn new(format: ExportFormat) -> Self {
+        ExportOptions {
+            format,
+            details: false,
+        }
+    }
+
+    /// Whether each row carries the record's detail.
+    #[must_use]
+    pub fn details(mut self, details: bool) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+impl From<ExportFormat> for ExportOptions {
+    fn from(format: ExportFormat) -> Self {
+        ExportOptions::new(format)
+    }
+}
+
 impl std::str::FromStr for ExportFormat {
     type Err = Error;
     /// `jsonl` (or `json`, `ndjson`) and `csv`.
@@ -55,7 +97,7 @@ pub struct ExportRow {
     pub id: String,
     /// RFC 3339 time.
     pub time: String,
-    /// `DEBUG`, `INFO`, `WARN` or `ERROR`.
+    /// `debug`, `info`, `warn` or `error` ([`Level::name`](crate::Level::name)).
     pub level: String,
     /// Job ID.
     pub job_id: String,
@@ -91,7 +133,7 @@ impl ExportRow {
         ExportRow {
             id: r.id.to_string(),
             time: rec.time.to_string(),
-            level: rec.level.as_str().to_owned(),
+            level: rec.level.name().to_owned(),
             job_id: rec.job_id.to_string(),
             flow: rec.flow.to_string(),
             component: rec.component.to_string(),
@@ -214,32 +256,36 @@ impl<W: Write> Sink<W> {
 impl Project {
     /// Write every record matching `q` (its range and filters; its limit
     /// is ignored, and a cursor continues after it) to `out`, newest first,
-    /// in `format`, with each record's detail when `details` is set.
+    /// as `opts` says: a format alone, or [`ExportOptions`] with details.
     /// `progress` is called with the number of records written so far
     /// after each page and at the end. Memory stays bounded: records are
     /// read a page at a time. Records appended meanwhile that sort below
     /// the last one written are included.
     ///
     /// ```
-    /// use runlog::{ExportFormat, Level, LogRecord, Query, Store};
+    /// use runlog::{ExportFormat, ExportOptions, Level, LogRecord, Query, Store};
     /// # let dir = tempfile::tempdir()?;
     /// let logs = Store::open(dir.path())?.project("shop")?;
-    /// let now = runlog::Clock::now(&runlog::SystemClock);
+    /// let now = runlog::Timestamp::now();
     /// logs.append(&LogRecord::new(now, Level::Error, "job-1", "a \"quoted\", comma"))?;
     /// let mut csv = Vec::new();
-    /// let done = logs.export(&Query::new(), ExportFormat::Csv, false, &mut csv, |_| {})?;
+    /// let done = logs.export(&Query::new(), ExportFormat::Csv, &mut csv, |_| {})?;
     /// assert_eq!(done.records, 1);
     /// assert!(String::from_utf8(csv)?.contains("\"a \"\"quoted\"\", comma\""));
+    /// // With each record's detail, as JSON Lines.
+    /// let mut json = Vec::new();
+    /// let opts = ExportOptions::new(ExportFormat::JsonLines).details(true);
+    /// logs.export(&Query::new(), opts, &mut json, |_| {})?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn export(
         &self,
         q: &Query,
-        format: ExportFormat,
-        details: bool,
+        opts: impl Into<ExportOptions>,
         out: impl Write,
         mut progress: impl FnMut(u64),
     ) -> Result<ExportSummary> {
+        let ExportOptions { format, details } = opts.into();
         let inner = &self.core;
         let filter = Filter::new(q);
         let (range, mut upper): (_, Option<Key>) = match q.cursor {
@@ -286,7 +332,7 @@ impl Project {
     pub fn execution_bundle(&self, job_id: &str) -> Result<ExecutionBundle> {
         let run = self.run(job_id)?;
         let mut logs = Vec::new();
-        for r in self.job_logs_all(job_id)? {
+        for r in self.job_logs_including_superseded(job_id)? {
             let row = match (r.has_detail, self.get(r.id)?) {
                 (true, Some(mut full)) => {
                     full.superseded = r.superseded;
@@ -323,7 +369,7 @@ mod tests {
         let row = ExportRow {
             id: "1.0.0".into(),
             time: "t".into(),
-            level: "INFO".into(),
+            level: "info".into(),
             job_id: String::new(),
             flow: String::new(),
             component: String::new(),

@@ -36,10 +36,10 @@
 //!   driven by the runtime through [`Project::start_run`],
 //!   [`Project::attempt_failed`] (the [`RetryPolicy`] decides: retry later
 //!   or `Failed`), [`Project::due_retries`] (claims, each retry once),
-//!   [`Project::attempt_succeeded`] and [`Project::retry_manually`]. A
+//!   [`Project::attempt_succeeded`] and [`Project::start_retry`]. A
 //!   successful retry supersedes the earlier failures: their logs are
 //!   hidden from default queries ([`Query::include_superseded`] shows
-//!   them). Runs and scheduled tasks are listed with [`Project::runs`] and
+//!   them). Runs and scheduled tasks are listed with [`Project::query_runs`] and
 //!   [`Project::scheduled_tasks`]. The run journal's byte layout is
 //!   documented in `src/runs/journal.rs`.
 //! - **One writer**: a lock file keeps a second writing process out with
@@ -114,7 +114,9 @@ mod time;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Damage, Error, Result};
-pub use export::{EXPORT_PAGE, ExecutionBundle, ExportFormat, ExportRow, ExportSummary};
+pub use export::{
+    EXPORT_PAGE, ExecutionBundle, ExportFormat, ExportOptions, ExportRow, ExportSummary,
+};
 pub use options::{StoreOptions, SyncPolicy};
 pub use presets::{MAX_PRESET_NAME, SavedRange};
 pub use project::{Follow, Project, ProjectStats, Records, SegmentInfo};

@@ -64,7 +64,7 @@ pub struct StoreOptions {
     pub(crate) sync: SyncPolicy,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) max_segment_bytes: u64,
-    pub(crate) utc_offset_secs: i32,
+    pub(crate) utc_offset: chrono::FixedOffset,
     pub(crate) retry_policy: crate::runs::RetryPolicy,
     /// Whether appends index records (see [`Self::__without_index`]).
     pub(crate) index_appends: bool,
@@ -81,7 +81,7 @@ impl Default for StoreOptions {
             sync: SyncPolicy::default(),
             clock: Arc::new(SystemClock),
             max_segment_bytes: 1 << 30,
-            utc_offset_secs: 0,
+            utc_offset: chrono::Offset::fix(&chrono::Utc),
             retry_policy: crate::runs::RetryPolicy::default(),
             index_appends: true,
         }
@@ -171,7 +171,7 @@ impl StoreOptions {
     /// fixed offset from UTC (default: UTC).
     #[must_use]
     pub fn utc_offset(mut self, offset: chrono::FixedOffset) -> Self {
-        self.utc_offset_secs = offset.local_minus_utc();
+        self.utc_offset = offset;
         self
     }
 

@@ -110,7 +110,7 @@ pub(crate) fn validate_project_name(name: &str) -> Result<()> {
 /// # let dir = tempfile::tempdir()?;
 /// let store = Store::open(dir.path())?;
 /// let project = store.project("shop")?;
-/// let now = runlog::Clock::now(&runlog::SystemClock);
+/// let now = runlog::Timestamp::now();
 /// let id = project.append(&LogRecord::new(now, Level::Info, "job-1", "flow started"))?;
 /// let newest = project.scan(TimeRange::all()).next().unwrap()?;
 /// assert_eq!(newest.id, id);
@@ -292,9 +292,10 @@ impl Store {
         }
         let dir = self.inner.dir.join(PROJECTS_DIR).join(name);
         if self.inner.read_only && !dir.is_dir() {
-            return Err(Error::io("open project", &dir)(std::io::Error::from(
-                std::io::ErrorKind::NotFound,
-            )));
+            return Err(Error::UnknownProject {
+                name: name.to_owned(),
+                store: self.inner.dir.clone(),
+            });
         }
         let inner = Arc::new(Core::open(
             name,

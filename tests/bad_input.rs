@@ -353,3 +353,22 @@ fn reopening_checks_options_against_the_stores_partition() {
         Err(runlog::Error::InvalidArgument { .. })
     ));
 }
+
+#[test]
+fn a_reader_asking_for_a_project_the_store_lacks_gets_unknown_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    let writer = open(dir.path(), &c);
+    writer.project("shop").unwrap();
+    let reader = options(&c).open_read_only(dir.path()).unwrap();
+    assert!(reader.project("shop").is_ok());
+    match reader.project("billing") {
+        Err(Error::UnknownProject { name, store }) => {
+            assert_eq!(name, "billing");
+            assert_eq!(store, dir.path());
+        }
+        other => panic!("expected UnknownProject, got {other:?}"),
+    }
+    assert_eq!(reader.projects().unwrap(), vec!["shop".to_string()]);
+    assert!(!dir.path().join("projects").join("billing").exists());
+}

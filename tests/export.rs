@@ -81,7 +81,13 @@ fn tricky() -> Vec<LogRecord> {
 
 fn export(p: &runlog::Project, q: &Query, format: ExportFormat, details: bool) -> Vec<u8> {
     let mut out = Vec::new();
-    p.export(q, format, details, &mut out, |_| {}).unwrap();
+    p.export(
+        q,
+        runlog::ExportOptions::new(format).details(details),
+        &mut out,
+        |_| {},
+    )
+    .unwrap();
     out
 }
 
@@ -139,7 +145,7 @@ fn round_trip_json_lines_and_csv() {
     let errors = written.iter().filter(|r| r.level == Level::Error).count();
     assert!(errors > 1);
     assert_eq!(rows.len(), errors);
-    assert!(rows.iter().all(|r| r.level == "ERROR"));
+    assert!(rows.iter().all(|r| r.level == "error"));
 }
 
 type RecordIdAndRecord = (runlog::RecordId, LogRecord);
@@ -161,7 +167,6 @@ fn export_pages_through_everything_and_reports_progress() {
         .export(
             &Query::new().all_time(),
             ExportFormat::JsonLines,
-            false,
             &mut out,
             |k| calls.push(k),
         )
@@ -184,7 +189,6 @@ fn export_pages_through_everything_and_reports_progress() {
     p.export(
         &q.clone().after(first.next.unwrap()),
         ExportFormat::Csv,
-        false,
         &mut rest,
         |_| {},
     )
@@ -198,7 +202,6 @@ fn export_pages_through_everything_and_reports_progress() {
         p.export(
             &other.after(first.next.unwrap()),
             ExportFormat::Csv,
-            false,
             Vec::new(),
             |_| {}
         ),
@@ -250,7 +253,12 @@ fn a_large_export_stays_in_bounded_memory() {
         let base = IN_USE.load(Ordering::Relaxed);
         PEAK.store(base, Ordering::Relaxed);
         let summary = p
-            .export(&Query::new().all_time(), format, true, &mut sink, |_| {})
+            .export(
+                &Query::new().all_time(),
+                runlog::ExportOptions::new(format).details(true),
+                &mut sink,
+                |_| {},
+            )
             .unwrap();
         let growth = PEAK.load(Ordering::Relaxed).saturating_sub(base);
         assert_eq!(summary.records, n);
@@ -293,7 +301,7 @@ fn execution_bundle_has_the_run_and_every_line() {
     .unwrap();
     p.attempt_failed("job-1", 1, "timeout, giving up").unwrap();
     c.advance(Duration::from_secs(1));
-    let t = p.due_retries(c.now()).unwrap();
+    let t = p.due_retries_at(c.now()).unwrap();
     assert_eq!(t.len(), 1);
     p.append(&LogRecord::new(c.now(), Level::Info, "job-1", "done ✓").attempt(2))
         .unwrap();
@@ -384,14 +392,64 @@ fn an_export_matching_nothing_is_a_header_or_nothing() {
     let none = Query::new().all_time().env("nowhere");
     let mut csv = Vec::new();
     let summary = p
-        .export(&none, ExportFormat::Csv, false, &mut csv, |_| {})
+        .export(&none, ExportFormat::Csv, &mut csv, |_| {})
         .unwrap();
     assert_eq!(summary.records, 0);
     let text = String::from_utf8(csv).unwrap();
     assert_eq!(text.lines().count(), 1, "{text:?}");
     assert!(text.starts_with("id,time,level,job_id,"), "{text:?}");
     let mut json = Vec::new();
-    p.export(&none, ExportFormat::JsonLines, false, &mut json, |_| {})
+    p.export(&none, ExportFormat::JsonLines, &mut json, |_| {})
         .unwrap();
     assert!(json.is_empty());
+}
+
+/// Levels, run statuses, triggers and outcomes have one spelling in every
+/// machine format: lower case, in serde (records, runs) and in exports.
+#[test]
+fn enums_are_lower_case_in_every_machine_format() {
+    use runlog::{Outcome, RunStatus, Trigger};
+    for l in Level::ALL {
+        let json = serde_json::to_string(&l).unwrap();
+        assert_eq!(json, format!("\"{}\"", l.name()));
+        assert_eq!(l.name(), l.as_str().to_ascii_lowercase());
+        assert_eq!(serde_json::from_str::<Level>(&json).unwrap(), l);
+    }
+    for s in RunStatus::ALL {
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            format!("\"{}\"", s.as_str())
+        );
+    }
+    for t in Trigger::ALL {
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            format!("\"{}\"", t.as_str())
+        );
+    }
+    for (o, name) in [
+        (Outcome::Running, "running"),
+        (Outcome::Succeeded, "succeeded"),
+        (Outcome::Failed, "failed"),
+    ] {
+        assert_eq!(serde_json::to_string(&o).unwrap(), format!("\"{name}\""));
+    }
+    let r = LogRecord::new(T0, Level::Warn, "j", "c");
+    let v: serde_json::Value = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["level"], "warn");
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    let p = open(dir.path(), &c).project("p").unwrap();
+    p.append(&LogRecord::new(T0, Level::Warn, "j", "c"))
+        .unwrap();
+    let mut out = Vec::new();
+    p.export(
+        &Query::new().all_time(),
+        ExportFormat::JsonLines,
+        &mut out,
+        |_| {},
+    )
+    .unwrap();
+    let row: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(row["level"], "warn");
 }

@@ -168,7 +168,7 @@ fn a_poisoned_writer_refuses_both_logs_and_run_events() {
             &env.p().attempt_succeeded("job-1", 1).unwrap_err(),
             &segment,
         );
-        assert!(env.p().due_retries(T0).is_err());
+        assert!(env.p().due_retries_at(T0).is_err());
         env.reopen();
         env.p().attempt_succeeded("job-1", 1).unwrap();
         env.check();

@@ -31,22 +31,22 @@ fn claims_recorded_before_a_failed_claim_are_returned() {
     let now = runlog::Clock::now(&env.clock);
     // The first claim is written, the second hits a full disk.
     cfg("journal::append", "1*off->return(enospc)");
-    let first = env.p().due_retries(now).unwrap();
+    let first = env.p().due_retries_at(now).unwrap();
     fail::remove("journal::append");
     assert_eq!(first.len(), 1, "{first:?}");
-    let second = env.p().due_retries(now).unwrap();
+    let second = env.p().due_retries_at(now).unwrap();
     assert_eq!(second.len(), 1, "{second:?}");
     assert_ne!(first[0].job_id, second[0].job_id);
-    assert!(env.p().due_retries(now).unwrap().is_empty());
+    assert!(env.p().due_retries_at(now).unwrap().is_empty());
     // With every claim failing, the call fails and nothing is claimed.
     env.p().start_run(&new_run("job-c")).unwrap();
     env.p().attempt_failed("job-c", 1, "boom").unwrap();
     env.clock.advance(secs(60));
     let now = runlog::Clock::now(&env.clock);
     cfg("journal::append", "return(enospc)");
-    assert!(env.p().due_retries(now).is_err());
+    assert!(env.p().due_retries_at(now).is_err());
     fail::remove("journal::append");
-    assert_eq!(env.p().due_retries(now).unwrap().len(), 1);
+    assert_eq!(env.p().due_retries_at(now).unwrap().len(), 1);
 }
 
 #[test]

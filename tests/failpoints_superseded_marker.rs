@@ -40,7 +40,7 @@ fn marker_options(clock: &ManualClock, policy: SyncPolicy) -> StoreOptions {
 fn succeed_with_a_failed_marker(p: &Project, clock: &ManualClock, late_log: bool) {
     p.start_run(&new_run("job-1")).unwrap();
     p.attempt_failed("job-1", 1, "boom").unwrap();
-    p.due_retries(T0).unwrap();
+    p.due_retries_at(T0).unwrap();
     clock.advance(secs(5_800));
     if late_log {
         let now = runlog::Clock::now(clock);
@@ -81,7 +81,7 @@ fn a_superseded_marker_whose_write_failed_is_written_later() {
     let p = store.project("p").unwrap();
     p.enforce_retention().unwrap();
     assert_eq!(p.run("job-1").unwrap(), None);
-    let all = p.job_logs_all("job-1").unwrap();
+    let all = p.job_logs_including_superseded("job-1").unwrap();
     assert_eq!(all.len(), 1, "the late line is within retention");
     assert!(all[0].superseded);
     assert!(p.job_logs("job-1").unwrap().is_empty(), "still hidden");

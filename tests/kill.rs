@@ -124,7 +124,7 @@ fn kill_child() {
         .status(RunStatus::Running)
         .limit(MAX_LIMIT);
     loop {
-        let page = p.runs(&q).expect("list running runs");
+        let page = p.query_runs(&q).expect("list running runs");
         running.extend(
             page.runs
                 .iter()
@@ -214,7 +214,7 @@ fn kill_child() {
             }
             Op::Claim => {
                 acks.line("try claim");
-                let tickets = p.due_retries(now).expect("due retries");
+                let tickets = p.due_retries_at(now).expect("due retries");
                 for t in tickets {
                     acks.line(format!("ack claim {} {}", t.job_id, t.attempt));
                     running.push((t.job_id.to_string(), t.attempt, t.trigger_time));

@@ -15,7 +15,7 @@ fn exercise(o: StoreOptions, c: &ManualClock) {
         .unwrap();
     p.attempt_failed("j", 1, "e").unwrap();
     c.advance(secs(3600 * 3));
-    p.due_retries(c.now()).unwrap();
+    p.due_retries_at(c.now()).unwrap();
     p.attempt_succeeded("j", 2).unwrap();
     p.seal_due().unwrap();
     p.enforce_retention().unwrap();
@@ -24,7 +24,7 @@ fn exercise(o: StoreOptions, c: &ManualClock) {
     p.count(&Query::new().last(secs(3600)).bucket(secs(60)))
         .unwrap();
     p.stats().unwrap();
-    p.runs(&RunQuery::new().all_time()).unwrap();
+    p.query_runs(&RunQuery::new().all_time()).unwrap();
     p.job_logs("j").unwrap();
 }
 

@@ -204,17 +204,12 @@ fn an_inverted_range_is_refused_everywhere() {
     assert!(invalid(p.query(&q).map(drop)));
     assert!(invalid(p.count(&q).map(drop)));
     assert!(invalid(
-        p.export(
-            &q,
-            runlog::ExportFormat::JsonLines,
-            false,
-            Vec::new(),
-            |_| {}
-        )
-        .map(drop)
+        p.export(&q, runlog::ExportFormat::JsonLines, Vec::new(), |_| {})
+            .map(drop)
     ));
     assert!(invalid(
-        p.runs(&runlog::RunQuery::new().range(inverted)).map(drop)
+        p.query_runs(&runlog::RunQuery::new().range(inverted))
+            .map(drop)
     ));
 
     p.save_preset("good", SavedRange::Calendar(Preset::Yesterday))
@@ -260,7 +255,7 @@ fn a_cursor_of_another_range_is_refused() {
     assert!(matches!(p.query(&five), Err(Error::CursorMismatch)));
     assert!(p.count(&five).is_ok(), "counts take no cursor");
     assert!(matches!(
-        p.export(&five, runlog::ExportFormat::Csv, false, Vec::new(), |_| {}),
+        p.export(&five, runlog::ExportFormat::Csv, Vec::new(), |_| {}),
         Err(Error::CursorMismatch)
     ));
     let custom = Query::new()

@@ -40,10 +40,14 @@ fn q1_everything_past_horizon_is_gone() {
     assert!(p.get(old).unwrap().is_none());
     assert!(p.get(newer).unwrap().is_some());
     assert!(p.job_logs("old-job").unwrap().is_empty());
-    assert!(p.job_logs_all("old-job").unwrap().is_empty());
+    assert!(
+        p.job_logs_including_superseded("old-job")
+            .unwrap()
+            .is_empty()
+    );
     assert!(p.run("old-job").unwrap().is_none());
     let all = RunQuery::new().all_time();
-    let runs = p.runs(&all).unwrap().runs;
+    let runs = p.query_runs(&all).unwrap().runs;
     assert_eq!(
         runs.iter()
             .map(|r| r.job_id.to_string())
@@ -59,7 +63,7 @@ fn q1_everything_past_horizon_is_gone() {
         0
     );
     assert_eq!(p.count_runs(&all).unwrap().total, 1);
-    assert!(p.due_retries(Timestamp::MAX).unwrap().is_empty());
+    assert!(p.due_retries_at(Timestamp::MAX).unwrap().is_empty());
     let st = p.stats().unwrap();
     assert_eq!(st.records, 1);
     assert_eq!(st.runs, 1);
@@ -86,8 +90,7 @@ fn q1_everything_past_horizon_is_gone() {
     let n = p
         .export(
             &Query::new().all_time(),
-            ExportFormat::JsonLines,
-            true,
+            runlog::ExportOptions::new(ExportFormat::JsonLines).details(true),
             &mut out,
             |_| {},
         )
@@ -95,7 +98,7 @@ fn q1_everything_past_horizon_is_gone() {
     assert_eq!(n.records, 1);
     // Attempting transitions on the expired run: unknown job.
     assert!(matches!(
-        p.retry_manually("old-job"),
+        p.start_retry("old-job"),
         Err(Error::UnknownJob { .. })
     ));
     assert!(matches!(
@@ -133,19 +136,19 @@ fn q2_retry_machine() {
     assert_eq!(r.status, RunStatus::Retrying);
     assert_eq!(r.next_retry, Some(T0.saturating_add(secs(5))));
     assert!(matches!(
-        p.retry_manually("j"),
+        p.start_retry("j"),
         Err(Error::InvalidTransition { .. })
     ));
     assert!(matches!(
         p.request_retry("j"),
         Err(Error::InvalidTransition { .. })
     ));
-    assert!(p.due_retries(c.now()).unwrap().is_empty());
+    assert!(p.due_retries_at(c.now()).unwrap().is_empty());
     c.advance(secs(5));
-    let t = p.due_retries(c.now()).unwrap();
+    let t = p.due_retries_at(c.now()).unwrap();
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].attempt, 2);
-    assert!(p.due_retries(c.now()).unwrap().is_empty());
+    assert!(p.due_retries_at(c.now()).unwrap().is_empty());
     p.append(&LogRecord::new(c.now(), Level::Info, "j", "a2 ok").attempt(2))
         .unwrap();
     let r = p.attempt_succeeded("j", 2).unwrap();
@@ -178,7 +181,7 @@ fn q2_retry_machine() {
     assert_eq!(st.records, 2);
     assert_eq!(st.runs_by_status[RunStatus::Successful.code() as usize], 1);
     assert!(matches!(
-        p.retry_manually("j"),
+        p.start_retry("j"),
         Err(Error::InvalidTransition { .. })
     ));
     // Reopen
@@ -208,23 +211,23 @@ fn q3_exhaust_then_manual_then_requested() {
     let r = p.attempt_failed("j", 1, "e").unwrap();
     assert_eq!(r.next_retry, Some(c.now().saturating_add(secs(10))));
     c.advance(secs(10));
-    assert_eq!(p.due_retries(c.now()).unwrap()[0].attempt, 2);
+    assert_eq!(p.due_retries_at(c.now()).unwrap()[0].attempt, 2);
     let r = p.attempt_failed("j", 2, "e").unwrap();
     assert_eq!(r.next_retry, Some(c.now().saturating_add(secs(20))));
     c.advance(secs(20));
-    assert_eq!(p.due_retries(c.now()).unwrap()[0].attempt, 3);
+    assert_eq!(p.due_retries_at(c.now()).unwrap()[0].attempt, 3);
     let r = p.attempt_failed("j", 3, "e").unwrap();
     assert_eq!(r.status, RunStatus::Failed);
-    let t = p.retry_manually("j").unwrap();
+    let t = p.start_retry("j").unwrap();
     assert_eq!((t.attempt, t.manual), (4, true));
     let r = p.attempt_failed("j", 4, "e").unwrap();
     assert_eq!(r.status, RunStatus::Retrying);
     assert_eq!(r.next_retry, Some(c.now().saturating_add(secs(10))));
     c.advance(secs(10));
-    p.due_retries(c.now()).unwrap();
+    p.due_retries_at(c.now()).unwrap();
     p.attempt_failed("j", 5, "e").unwrap();
     c.advance(secs(20));
-    p.due_retries(c.now()).unwrap();
+    p.due_retries_at(c.now()).unwrap();
     assert_eq!(
         p.attempt_failed("j", 6, "e").unwrap().status,
         RunStatus::Failed
@@ -235,7 +238,7 @@ fn q3_exhaust_then_manual_then_requested() {
     drop(s);
     let s = opts(&c).open(dir.path()).unwrap();
     let p = s.project("x").unwrap();
-    let t = p.due_retries(c.now()).unwrap();
+    let t = p.due_retries_at(c.now()).unwrap();
     assert_eq!(t.len(), 1);
     assert_eq!((t[0].attempt, t[0].manual), (7, true));
     p.append(&LogRecord::new(c.now(), Level::Info, "j", "ok").attempt(7))

@@ -48,9 +48,12 @@ fn concurrent_claims_hand_out_each_retry_once() {
                 for k in 0..=(30 + w as u64) {
                     let at =
                         first_due.saturating_add(Duration::from_millis(k * (700 + 50 * w as u64)));
-                    got.extend(p.due_retries(at).unwrap());
+                    got.extend(p.due_retries_at(at).unwrap());
                 }
-                got.extend(p.due_retries(first_due.saturating_add(secs(60))).unwrap());
+                got.extend(
+                    p.due_retries_at(first_due.saturating_add(secs(60)))
+                        .unwrap(),
+                );
                 got
             })
         })
@@ -80,7 +83,7 @@ fn concurrent_claims_hand_out_each_retry_once() {
             );
         }
         assert!(
-            p.due_retries(T0.saturating_add(secs(DAY)))
+            p.due_retries_at(T0.saturating_add(secs(DAY)))
                 .unwrap()
                 .is_empty()
         );
@@ -125,7 +128,7 @@ fn concurrent_lifecycle_calls_are_decided_once() {
                         Err(e) => panic!("{e}"),
                     }
                     // The same manual retry from every thread: one wins.
-                    match p.retry_manually(&format!("failed-{i}")) {
+                    match p.start_retry(&format!("failed-{i}")) {
                         Ok(t) => {
                             assert_eq!(t.attempt, 2);
                             manual.push(i);
@@ -199,7 +202,7 @@ fn lifecycle_races_log_reads() {
                         p.attempt_failed(&job, 1, "x").unwrap().status,
                         RunStatus::Failed
                     );
-                    assert_eq!(p.retry_manually(&job).unwrap().attempt, 2);
+                    assert_eq!(p.start_retry(&job).unwrap().attempt, 2);
                     p.append(&log(t, Level::Warn, &job, 2, 0)).unwrap();
                     p.attempt_succeeded(&job, 2).unwrap();
                     // A late log of the superseded attempt.
@@ -277,7 +280,7 @@ fn lifecycle_races_log_reads() {
         for i in 0..40 {
             let job = format!("d{d}-{i:02}");
             assert_eq!(p.job_logs(&job).unwrap().len(), 1);
-            let all = p.job_logs_all(&job).unwrap();
+            let all = p.job_logs_including_superseded(&job).unwrap();
             assert_eq!(all.len(), 4);
             assert_eq!(all.iter().filter(|s| s.superseded).count(), 3);
         }

@@ -74,7 +74,7 @@ fn start_then_succeed() {
     assert_eq!(p.run("job-1").unwrap(), Some(done));
     // Nothing to retry, ever.
     assert!(
-        p.due_retries(T0.saturating_add(secs(DAY)))
+        p.due_retries_at(T0.saturating_add(secs(DAY)))
             .unwrap()
             .is_empty()
     );
@@ -126,13 +126,13 @@ fn failures_retry_with_backoff_until_exhausted() {
 
         // Not yet due: nothing claimed, nothing changed.
         let before_due = Timestamp::from_micros(due.as_micros() - 1);
-        assert!(p.due_retries(failed_at).unwrap().is_empty());
-        assert!(p.due_retries(before_due).unwrap().is_empty());
+        assert!(p.due_retries_at(failed_at).unwrap().is_empty());
+        assert!(p.due_retries_at(before_due).unwrap().is_empty());
         assert_eq!(p.run("job-1").unwrap().as_ref(), Some(&run));
 
         // Due: exactly one ticket, for the next attempt.
         clock.set(due);
-        let tickets = p.due_retries(due).unwrap();
+        let tickets = p.due_retries_at(due).unwrap();
         assert_eq!(
             tickets,
             vec![AttemptTicket {
@@ -148,7 +148,7 @@ fn failures_retry_with_backoff_until_exhausted() {
                 start: due,
             }]
         );
-        assert!(p.due_retries(due).unwrap().is_empty(), "claimed once");
+        assert!(p.due_retries_at(due).unwrap().is_empty(), "claimed once");
         let run = run_of(&p, "job-1");
         assert_eq!(run.status, RunStatus::Running);
         assert_eq!(run.attempt(), attempt + 1);
@@ -176,7 +176,7 @@ fn failures_retry_with_backoff_until_exhausted() {
         assert_eq!(a.error.as_deref(), Some(format!("boom {}", i + 1).as_str()));
     }
     assert!(
-        p.due_retries(end.saturating_add(secs(DAY)))
+        p.due_retries_at(end.saturating_add(secs(DAY)))
             .unwrap()
             .is_empty()
     );
@@ -212,7 +212,7 @@ fn due_retries_come_soonest_first() {
     assert_eq!(run_of(&p, "s").next_retry, Some(at(30)));
     clock.set(at(40));
     let order: Vec<String> = p
-        .due_retries(at(40))
+        .due_retries_at(at(40))
         .unwrap()
         .into_iter()
         .map(|t| {

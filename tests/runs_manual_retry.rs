@@ -18,7 +18,7 @@ fn exhaust(p: &Project, clock: &ManualClock, job: &str) {
         let run = p.attempt_failed(job, attempt, "down").unwrap();
         if attempt < 4 {
             clock.set(run.next_retry.unwrap());
-            let t = p.due_retries(now(clock)).unwrap();
+            let t = p.due_retries_at(now(clock)).unwrap();
             assert_eq!(t.len(), 1);
             assert_eq!((t[0].job_id.as_str(), t[0].attempt), (job, attempt + 1));
         } else {
@@ -39,7 +39,7 @@ fn manual_retry_after_exhaustion_supersedes_every_failure() {
 
     clock.advance(secs(60));
     let at = now(&clock);
-    let ticket = p.retry_manually("job").unwrap();
+    let ticket = p.start_retry("job").unwrap();
     assert_eq!(
         ticket,
         AttemptTicket {
@@ -62,13 +62,13 @@ fn manual_retry_after_exhaustion_supersedes_every_failure() {
     assert!(run.attempts[4].manual);
     // Only once: it is running now.
     assert_transition(
-        &p.retry_manually("job").unwrap_err(),
+        &p.start_retry("job").unwrap_err(),
         "retry manually",
         RunStatus::Running,
         5,
     );
     assert!(
-        p.due_retries(at.saturating_add(secs(DAY)))
+        p.due_retries_at(at.saturating_add(secs(DAY)))
             .unwrap()
             .is_empty()
     );
@@ -80,7 +80,7 @@ fn manual_retry_after_exhaustion_supersedes_every_failure() {
     assert_eq!(run.status, RunStatus::Retrying);
     assert_eq!(run.next_retry, Some(failed_at.saturating_add(secs(5))));
     clock.advance(secs(5));
-    let t = p.due_retries(now(&clock)).unwrap();
+    let t = p.due_retries_at(now(&clock)).unwrap();
     assert_eq!(t.len(), 1);
     assert_eq!((t[0].attempt, t[0].manual), (6, false));
 
@@ -125,7 +125,7 @@ fn a_manual_retry_that_succeeds_at_once() {
         p.attempt_failed("job", 1, "x").unwrap().status,
         RunStatus::Failed
     );
-    let t = p.retry_manually("job").unwrap();
+    let t = p.start_retry("job").unwrap();
     assert_eq!((t.attempt, t.manual), (2, true));
     // The manual attempt fails too: with no retries, Failed again, and it
     // can be retried by hand again.
@@ -133,7 +133,7 @@ fn a_manual_retry_that_succeeds_at_once() {
         p.attempt_failed("job", 2, "y").unwrap().status,
         RunStatus::Failed
     );
-    let t = p.retry_manually("job").unwrap();
+    let t = p.start_retry("job").unwrap();
     assert_eq!((t.attempt, t.manual), (3, true));
     let run = p.attempt_succeeded("job", 3).unwrap();
     assert_eq!(run.status, RunStatus::Successful);

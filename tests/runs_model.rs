@@ -380,7 +380,7 @@ fn check_runs(p: &Project, model: &Model, step: usize) -> Result<(), TestCaseErr
         prop_assert_eq!(got, want, "step {}: run of {}", step, job);
     }
     let page = p
-        .runs(&RunQuery::new().all_time().limit(MAX_LIMIT))
+        .query_runs(&RunQuery::new().all_time().limit(MAX_LIMIT))
         .unwrap();
     let mut want: Vec<_> = model.runs.iter().map(|(j, r)| r.to_run(j)).collect();
     want.sort_by(|a, b| (b.trigger_time, &b.job_id).cmp(&(a.trigger_time, &a.job_id)));
@@ -490,7 +490,7 @@ fn check_logs(p: &Project, model: &Model, step: usize) -> Result<(), TestCaseErr
             let mut of_job = of_job;
             of_job.reverse();
             let got = if include {
-                p.job_logs_all(job).unwrap()
+                p.job_logs_including_superseded(job).unwrap()
             } else {
                 p.job_logs(job).unwrap()
             };
@@ -651,7 +651,7 @@ fn run(ops: Vec<Op>, dir: &Path) -> Result<(), TestCaseError> {
                         .unwrap_or(now),
                 };
                 let want = model.due(at);
-                let tickets = p.due_retries(at).unwrap();
+                let tickets = p.due_retries_at(at).unwrap();
                 for &(job, n, manual) in &want {
                     let r = model.runs.get_mut(job).unwrap();
                     r.next_retry = None;
@@ -669,11 +669,11 @@ fn run(ops: Vec<Op>, dir: &Path) -> Result<(), TestCaseError> {
                     check_ticket(t, &model, now, w.2)?;
                 }
                 // A claim, not a peek: nothing is due twice.
-                prop_assert!(p.due_retries(at).unwrap().is_empty());
+                prop_assert!(p.due_retries_at(at).unwrap().is_empty());
             }
             Op::ManualRetry { job } => {
                 let job = model.job(job, &[&|r| r.status == RunStatus::Failed]);
-                let got = p.retry_manually(job);
+                let got = p.start_retry(job);
                 // A requested retry may also be started by hand at once.
                 let want = match model.runs.get(job) {
                     Some(r) if r.requested && r.status == RunStatus::Retrying => Res::Ok,

@@ -83,7 +83,7 @@ fn pages(p: &Project, q: &RunQuery, scheduled: bool) -> Vec<Run> {
         let page = if scheduled {
             p.scheduled_tasks(&q).unwrap()
         } else {
-            p.runs(&q).unwrap()
+            p.query_runs(&q).unwrap()
         };
         out.extend(page.runs);
         match page.next {
@@ -240,7 +240,7 @@ fn run_queries_match_a_brute_force_filter() {
     ];
     for (name, q, pred) in &cases {
         let want: Vec<Run> = all.iter().filter(|r| pred(r)).cloned().collect();
-        let page = p.runs(&q.clone().limit(MAX_LIMIT)).unwrap();
+        let page = p.query_runs(&q.clone().limit(MAX_LIMIT)).unwrap();
         assert_eq!(page.runs, want, "{name}");
         for limit in [1, 2, 5, 100] {
             let got = pages(&p, &q.clone().limit(limit), false);
@@ -262,7 +262,7 @@ fn run_queries_match_a_brute_force_filter() {
         assert!(all.iter().any(|r| r.status == s), "{s}");
     }
     assert!(
-        p.runs(&RunQuery::new().preset(Preset::Last15Minutes))
+        p.query_runs(&RunQuery::new().preset(Preset::Last15Minutes))
             .unwrap()
             .runs
             .iter()
@@ -298,11 +298,11 @@ fn cursors_are_checked() {
     let all = populate(&p);
     p.append_batch(&[rec(T0, 1), rec(T0, 2)]).unwrap();
     let q = RunQuery::new().all_time().limit(4);
-    let first = p.runs(&q).unwrap();
+    let first = p.query_runs(&q).unwrap();
     assert_eq!(first.runs, all[..4]);
     let cursor = first.next.clone().unwrap();
     // The same query continues (a reopened store too).
-    let second = p.runs(&q.clone().after(cursor.clone())).unwrap();
+    let second = p.query_runs(&q.clone().after(cursor.clone())).unwrap();
     assert_eq!(second.runs, all[4..8]);
     // Another query's filters: refused.
     for other in [
@@ -313,7 +313,7 @@ fn cursors_are_checked() {
     ] {
         assert!(
             matches!(
-                p.runs(&other.after(cursor.clone())),
+                p.query_runs(&other.after(cursor.clone())),
                 Err(Error::CursorMismatch)
             ),
             "cursor accepted by another query"
@@ -325,7 +325,7 @@ fn cursors_are_checked() {
         .unwrap();
     let sc = sched.next.unwrap();
     assert!(matches!(
-        p.runs(&q.clone().after(sc.clone())),
+        p.query_runs(&q.clone().after(sc.clone())),
         Err(Error::CursorMismatch)
     ));
     assert!(p.scheduled_tasks(&q.clone().after(sc)).is_ok());
@@ -361,5 +361,5 @@ fn cursors_are_checked() {
     let store = open(dir.path(), &clock);
     let p = store.project("p").unwrap();
     let again: RunCursor = text.parse().unwrap();
-    assert_eq!(p.runs(&q.after(again)).unwrap().runs, all[4..8]);
+    assert_eq!(p.query_runs(&q.after(again)).unwrap().runs, all[4..8]);
 }

@@ -43,7 +43,7 @@ fn a_read_only_store_follows_the_writers_runs() {
     assert_eq!(run_of(&r, "a").status, RunStatus::Retrying);
     assert_eq!(r.job_logs("a").unwrap().len(), 2);
     clock.advance(secs(5));
-    assert_eq!(w.due_retries(now(&clock)).unwrap().len(), 1);
+    assert_eq!(w.due_retries_at(now(&clock)).unwrap().len(), 1);
     w.attempt_succeeded("a", 2).unwrap();
     w.sync().unwrap();
     assert_eq!(r.run("a").unwrap(), w.run("a").unwrap());
@@ -51,7 +51,7 @@ fn a_read_only_store_follows_the_writers_runs() {
     let logs = r.job_logs("a").unwrap();
     assert_eq!(logs.len(), 1, "the superseded attempt's log is hidden");
     assert_eq!(logs[0].record.attempt, 2);
-    assert_eq!(r.job_logs_all("a").unwrap().len(), 2);
+    assert_eq!(r.job_logs_including_superseded("a").unwrap().len(), 2);
     assert_eq!(
         r.count(&Query::new().all_time()).unwrap().total,
         1,
@@ -89,8 +89,8 @@ fn a_read_only_store_follows_the_writers_runs() {
     );
     ro(r.attempt_succeeded("b", 1).map(drop), "succeed");
     ro(r.attempt_failed("b", 1, "x").map(drop), "fail");
-    ro(r.retry_manually("b").map(drop), "retry manually");
-    ro(r.due_retries(now(&clock)).map(drop), "due retries");
+    ro(r.start_retry("b").map(drop), "retry manually");
+    ro(r.due_retries_at(now(&clock)).map(drop), "due retries");
     assert_eq!(all_runs(&w), before);
     assert_eq!(all_runs(&r), before);
     assert_eq!(journal_len(&w), len);
@@ -125,7 +125,7 @@ fn a_reader_hides_superseded_records_the_writer_appends_later() {
     ))
     .unwrap();
     p.attempt_failed("job-1", 1, "boom").unwrap();
-    assert_eq!(p.due_retries(T0).unwrap().len(), 1);
+    assert_eq!(p.due_retries_at(T0).unwrap().len(), 1);
     p.append(&LogRecord::new(T0, Level::Info, "job-1", "attempt 2 ok").attempt(2))
         .unwrap();
     p.attempt_succeeded("job-1", 2).unwrap();

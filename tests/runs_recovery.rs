@@ -66,14 +66,12 @@ fn record_events(dir: &Path, clock: &ManualClock) -> (PathBuf, Vec<u64>, Vec<Vec
     });
     step(&p, &mut ends, &|p| {
         c.advance(secs(5));
-        assert_eq!(p.due_retries(c.now()).unwrap().len(), 1);
+        assert_eq!(p.due_retries_at(c.now()).unwrap().len(), 1);
     });
     step(&p, &mut ends, &|p| {
         p.attempt_failed("j3", 1, "no retries").map(drop).unwrap()
     });
-    step(&p, &mut ends, &|p| {
-        p.retry_manually("j3").map(drop).unwrap()
-    });
+    step(&p, &mut ends, &|p| p.start_retry("j3").map(drop).unwrap());
     step(&p, &mut ends, &|p| {
         p.attempt_failed("j1", 2, "second failure")
             .map(drop)
@@ -84,7 +82,7 @@ fn record_events(dir: &Path, clock: &ManualClock) -> (PathBuf, Vec<u64>, Vec<Vec
     });
     step(&p, &mut ends, &|p| {
         c.advance(secs(10));
-        assert_eq!(p.due_retries(c.now()).unwrap().len(), 1);
+        assert_eq!(p.due_retries_at(c.now()).unwrap().len(), 1);
     });
     step(&p, &mut ends, &|p| {
         p.attempt_succeeded("j1", 3).map(drop).unwrap()
@@ -157,7 +155,9 @@ fn events_continue_after_a_torn_tail() {
         p.start_run(&NewRun::new("j4", "f", Trigger::Event))
             .unwrap();
         p.attempt_failed("j4", 1, "x").unwrap();
-        let t = p.due_retries(now(&clock).saturating_add(secs(60))).unwrap();
+        let t = p
+            .due_retries_at(now(&clock).saturating_add(secs(60)))
+            .unwrap();
         let mut claimed: Vec<_> = t
             .iter()
             .map(|t| (t.job_id.to_string(), t.attempt))
@@ -291,7 +291,7 @@ fn runs_and_retries_survive_a_restart() {
         }
         p.attempt_failed("claimed", 1, "x").unwrap();
         clock.advance(secs(5));
-        let t = p.due_retries(now(&clock)).unwrap();
+        let t = p.due_retries_at(now(&clock)).unwrap();
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].job_id, "claimed");
         p.attempt_failed("retrying", 1, "x").unwrap();
@@ -310,23 +310,23 @@ fn runs_and_retries_survive_a_restart() {
             (RunStatus::Running, Outcome::Running)
         );
         // Not due yet, and the retry claimed before the crash is not handed out again.
-        assert!(p.due_retries(now(&clock)).unwrap().is_empty());
+        assert!(p.due_retries_at(now(&clock)).unwrap().is_empty());
     }
     clock.set(due);
     let claimed = {
         let store = open(dir.path(), &clock);
         let p = store.project("p").unwrap();
-        let t = p.due_retries(due).unwrap();
+        let t = p.due_retries_at(due).unwrap();
         assert_eq!(t.len(), 1);
         assert_eq!((t[0].job_id.as_str(), t[0].attempt), ("retrying", 2));
-        assert!(p.due_retries(due).unwrap().is_empty());
+        assert!(p.due_retries_at(due).unwrap().is_empty());
         run_of(&p, "retrying")
     };
     let store = open(dir.path(), &clock);
     let p = store.project("p").unwrap();
     assert_eq!(run_of(&p, "retrying"), claimed);
     assert!(
-        p.due_retries(due.saturating_add(secs(DAY)))
+        p.due_retries_at(due.saturating_add(secs(DAY)))
             .unwrap()
             .is_empty()
     );

@@ -40,7 +40,7 @@ fn invalid_transitions_are_typed_errors_and_change_nothing() {
     p.attempt_failed("second", 1, "x").unwrap();
     clock.advance(secs(5));
     // Claims "second" (attempt 2) and "retrying" (attempt 2)…
-    assert_eq!(p.due_retries(now(&clock)).unwrap().len(), 2);
+    assert_eq!(p.due_retries_at(now(&clock)).unwrap().len(), 2);
     // …and fail "retrying" again, so it is Retrying at attempt 2.
     p.attempt_failed("retrying", 2, "x").unwrap();
     assert_eq!(run_of(&p, "retrying").status, RunStatus::Retrying);
@@ -81,7 +81,7 @@ fn invalid_transitions_are_typed_errors_and_change_nothing() {
         ("second", RunStatus::Running, 2),
         ("retrying", RunStatus::Retrying, 2),
     ] {
-        let e = refused(&p, job, || p.retry_manually(job));
+        let e = refused(&p, job, || p.start_retry(job));
         assert_transition(&e, "retry manually", status, attempt);
     }
 
@@ -89,7 +89,7 @@ fn invalid_transitions_are_typed_errors_and_change_nothing() {
     for job in ["nope", "", "RUNNING"] {
         assert_unknown(&refused(&p, job, || p.attempt_succeeded(job, 1)), job);
         assert_unknown(&refused(&p, job, || p.attempt_failed(job, 1, "x")), job);
-        assert_unknown(&refused(&p, job, || p.retry_manually(job)), job);
+        assert_unknown(&refused(&p, job, || p.start_retry(job)), job);
         assert_eq!(p.run(job).unwrap(), None);
     }
 

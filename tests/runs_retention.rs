@@ -38,9 +38,9 @@ fn retention_drops_old_runs_and_their_journals() {
     for job in ["old-running", "old-retrying", "old-done"] {
         assert_eq!(p.run(job).unwrap(), None);
         assert_unknown(&p.attempt_succeeded(job, 1).unwrap_err(), job);
-        assert_unknown(&p.retry_manually(job).unwrap_err(), job);
+        assert_unknown(&p.start_retry(job).unwrap_err(), job);
     }
-    assert!(p.due_retries(now(&clock)).unwrap().is_empty());
+    assert!(p.due_retries_at(now(&clock)).unwrap().is_empty());
     let fresh = now(&clock);
     p.start_run(&NewRun::new("new", "f", Trigger::Event))
         .unwrap();
@@ -49,7 +49,7 @@ fn retention_drops_old_runs_and_their_journals() {
     assert_eq!(listed(&p), ["new", "day-later"]);
     assert_eq!(p.count_runs(&RunQuery::new().all_time()).unwrap().total, 2);
     assert!(
-        p.runs(&RunQuery::new().preset(Preset::Last30Days))
+        p.query_runs(&RunQuery::new().preset(Preset::Last30Days))
             .unwrap()
             .runs
             .iter()
@@ -64,7 +64,7 @@ fn retention_drops_old_runs_and_their_journals() {
     );
     assert_eq!(journal_files(&p).len(), 2);
     assert_eq!(listed(&p), ["new", "day-later"]);
-    assert!(p.due_retries(now(&clock)).unwrap().is_empty());
+    assert!(p.due_retries_at(now(&clock)).unwrap().is_empty());
     assert_eq!(p.count_runs(&RunQuery::new().all_time()).unwrap().total, 2);
 
     // Another day: the second file goes too.

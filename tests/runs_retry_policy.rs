@@ -53,7 +53,7 @@ fn flow_policies_override_the_project_policy() {
     let a = p.attempt_failed("a", 1, "no").unwrap();
     assert_eq!(a.next_retry, Some(T0.saturating_add(secs(2))));
     clock.advance(secs(2));
-    let tickets = p.due_retries(now(&clock)).unwrap();
+    let tickets = p.due_retries_at(now(&clock)).unwrap();
     assert_eq!(tickets.len(), 1);
     assert_eq!((tickets[0].job_id.as_str(), tickets[0].attempt), ("a", 2));
     let a = p.attempt_failed("a", 2, "again").unwrap();
@@ -63,7 +63,7 @@ fn flow_policies_override_the_project_policy() {
     p.set_retry_policy(RetryPolicy::none()).unwrap();
     assert_eq!(run_of(&p, "c").next_retry, Some(T0.saturating_add(secs(7))));
     clock.set(T0.saturating_add(secs(7)));
-    let t = p.due_retries(now(&clock)).unwrap();
+    let t = p.due_retries_at(now(&clock)).unwrap();
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].job_id, "c");
     // …but the next failure of "c" follows the new project policy.
@@ -92,7 +92,7 @@ fn flow_policies_override_the_project_policy() {
         Some(t1.saturating_add(secs(100)))
     );
     clock.advance(secs(100));
-    assert_eq!(p.due_retries(now(&clock)).unwrap().len(), 1);
+    assert_eq!(p.due_retries_at(now(&clock)).unwrap().len(), 1);
     let t2 = now(&clock);
     assert_eq!(
         p.attempt_failed("d", 2, "x").unwrap().next_retry,

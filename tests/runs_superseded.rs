@@ -197,9 +197,9 @@ fn check_logs(p: &Project, m: &Model, what: &str) {
             "{what}: job_logs_view {job}"
         );
         assert_eq!(
-            triples(&p.job_logs_all(job).unwrap()),
+            triples(&p.job_logs_including_superseded(job).unwrap()),
             m.job(job, true),
-            "{what}: job_logs_all {job}"
+            "{what}: job_logs_including_superseded {job}"
         );
     }
     // The details view marks them too.
@@ -252,7 +252,7 @@ fn logs_of_superseded_attempts_are_hidden() {
     check_logs(&p, &m, "before any success");
 
     clock.advance(secs(5));
-    let tickets = p.due_retries(now(&clock)).unwrap();
+    let tickets = p.due_retries_at(now(&clock)).unwrap();
     assert_eq!(tickets.len(), 3);
     assert!(tickets.iter().all(|t| t.attempt == 2));
     m.append(
@@ -417,7 +417,7 @@ fn many_superseded_jobs() {
         p.attempt_failed(&job(i), 1, "x").unwrap();
     }
     clock.advance(secs(5));
-    assert_eq!(p.due_retries(now(&clock)).unwrap().len(), n as usize);
+    assert_eq!(p.due_retries_at(now(&clock)).unwrap().len(), n as usize);
     for i in 0..n {
         p.attempt_succeeded(&job(i), 2).unwrap();
     }
@@ -446,7 +446,11 @@ fn many_superseded_jobs() {
         assert_eq!(page.records.len(), n as usize, "{what}");
         assert!(page.records.iter().all(|s| s.superseded), "{what}");
         assert_eq!(p.job_logs(&job(7)).unwrap().len(), 1, "{what}");
-        assert_eq!(p.job_logs_all(&job(7)).unwrap().len(), 2, "{what}");
+        assert_eq!(
+            p.job_logs_including_superseded(&job(7)).unwrap().len(),
+            2,
+            "{what}"
+        );
     };
     check(&p, "active");
     clock.advance(secs(2 * 3600));
@@ -476,7 +480,7 @@ fn superseded_logs_stay_hidden_after_their_run_expires() {
         .unwrap();
     p.attempt_failed("job", 1, "x").unwrap();
     clock.advance(secs(5));
-    assert_eq!(p.due_retries(now(&clock)).unwrap().len(), 1);
+    assert_eq!(p.due_retries_at(now(&clock)).unwrap().len(), 1);
     p.append(&log(now(&clock), Level::Info, "job", 2, 0))
         .unwrap();
     p.attempt_succeeded("job", 2).unwrap();

@@ -228,8 +228,7 @@ fn forged_and_foreign_log_cursors_give_typed_errors_or_valid_pages() {
         assert!(matches!(
             a.export(
                 &other.after(cursor),
-                ExportFormat::JsonLines,
-                true,
+                runlog::ExportOptions::new(ExportFormat::JsonLines).details(true),
                 Vec::new(),
                 |_| {}
             ),
@@ -316,8 +315,7 @@ fn forged_and_foreign_log_cursors_give_typed_errors_or_valid_pages() {
         let mut sink = Vec::new();
         match p.export(
             &q.clone().after(c),
-            ExportFormat::Csv,
-            true,
+            runlog::ExportOptions::new(ExportFormat::Csv).details(true),
             &mut sink,
             |_| {},
         ) {
@@ -351,7 +349,7 @@ fn forged_and_foreign_run_cursors_give_typed_errors_or_valid_pages() {
         }
     }
     let q = RunQuery::new().all_time().limit(4);
-    let first = a.runs(&q).unwrap();
+    let first = a.query_runs(&q).unwrap();
     let cursor = first.next.clone().unwrap();
     let text = cursor.to_string();
     let real = b64_decode(&text);
@@ -408,11 +406,11 @@ fn forged_and_foreign_run_cursors_give_typed_errors_or_valid_pages() {
         q.clone().status(runlog::RunStatus::Failed),
     ] {
         assert!(matches!(
-            a.runs(&other.after(cursor.clone())),
+            a.query_runs(&other.after(cursor.clone())),
             Err(Error::CursorMismatch)
         ));
     }
-    let page = b.runs(&q.clone().after(cursor.clone())).unwrap();
+    let page = b.query_runs(&q.clone().after(cursor.clone())).unwrap();
     let last = first.runs.last().unwrap();
     for r in &page.runs {
         assert!((r.trigger_time, r.job_id.as_str()) < (last.trigger_time, last.job_id.as_str()));
@@ -464,7 +462,7 @@ fn forged_and_foreign_run_cursors_give_typed_errors_or_valid_pages() {
         .parse()
         .unwrap();
         let p = if i % 2 == 0 { &a } else { &b };
-        let page = p.runs(&q.clone().after(c)).unwrap();
+        let page = p.query_runs(&q.clone().after(c)).unwrap();
         let job = String::from_utf8(job).unwrap();
         for r in &page.runs {
             assert!((r.trigger_time.as_micros(), r.job_id.as_str()) < (t, job.as_str()));

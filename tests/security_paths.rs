@@ -247,11 +247,24 @@ fn an_export_writes_only_to_the_callers_writer() {
         for details in [false, true] {
             let q = Query::new().all_time();
             let mut mem = Vec::new();
-            let n = p.export(&q, format, details, &mut mem, |_| {}).unwrap();
+            let n = p
+                .export(
+                    &q,
+                    runlog::ExportOptions::new(format).details(details),
+                    &mut mem,
+                    |_| {},
+                )
+                .unwrap();
             assert_eq!(n.records, 60);
             let path = out_dir.path().join(format!("out-{format:?}-{details}"));
             let file = fs::File::create(&path).unwrap();
-            p.export(&q, format, details, file, |_| {}).unwrap();
+            p.export(
+                &q,
+                runlog::ExportOptions::new(format).details(details),
+                file,
+                |_| {},
+            )
+            .unwrap();
             assert_eq!(fs::read(&path).unwrap(), mem);
             total += 1;
         }

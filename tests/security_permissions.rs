@@ -83,7 +83,7 @@ fn directories_are_0700_and_files_0600_even_with_an_open_umask() {
                     .unwrap();
                 p.attempt_failed(&job, 1, "boom").unwrap();
                 clock.advance(secs(30));
-                for t in p.due_retries(clock.now()).unwrap() {
+                for t in p.due_retries_at(clock.now()).unwrap() {
                     p.attempt_succeeded(&t.job_id, t.attempt).unwrap();
                 }
                 clock.advance(secs(900));

@@ -45,7 +45,7 @@ fn s1_stats_and_exports_match_queries() {
         if j % 3 != 0 {
             p.attempt_failed(&job, 1, "e").unwrap();
             c.advance(secs(5));
-            for t in p.due_retries(c.now()).unwrap() {
+            for t in p.due_retries_at(c.now()).unwrap() {
                 for k in 0..2 {
                     p.append(
                         &LogRecord::new(c.now(), Level::Info, t.job_id.clone(), format!("a2 {k}"))
@@ -90,7 +90,7 @@ fn s1_stats_and_exports_match_queries() {
         }
         assert_eq!(cnt.by_level, lv);
         let runs = p
-            .runs(&RunQuery::new().all_time().limit(10_000))
+            .query_runs(&RunQuery::new().all_time().limit(10_000))
             .unwrap()
             .runs;
         assert_eq!(st.runs, runs.len() as u64);
@@ -105,8 +105,7 @@ fn s1_stats_and_exports_match_queries() {
         let e = p
             .export(
                 &Query::new().all_time(),
-                ExportFormat::JsonLines,
-                true,
+                runlog::ExportOptions::new(ExportFormat::JsonLines).details(true),
                 &mut out,
                 |_| {},
             )
@@ -123,7 +122,7 @@ fn s1_stats_and_exports_match_queries() {
         }
         for r in &runs {
             let b = p.execution_bundle(&r.job_id).unwrap();
-            let all_logs = p.job_logs_all(&r.job_id).unwrap();
+            let all_logs = p.job_logs_including_superseded(&r.job_id).unwrap();
             assert_eq!(b.logs.len(), all_logs.len());
             for (row, l) in b.logs.iter().zip(&all_logs) {
                 assert_eq!(row.id, l.id.to_string());
@@ -192,7 +191,7 @@ fn f1_follow_and_buckets_hide_superseded() {
             .unwrap();
         p.attempt_failed(&job, 1, "e").unwrap();
         c.advance(secs(200));
-        let t = p.due_retries(c.now()).unwrap();
+        let t = p.due_retries_at(c.now()).unwrap();
         assert_eq!(t.len(), 1);
         p.append(&LogRecord::new(c.now(), Level::Info, job.clone(), "a2").attempt(2))
             .unwrap();

@@ -116,7 +116,12 @@ fn cursors_issued_are_the_pinned_text_with_the_documented_fingerprint() {
     let (_clock, _store, p) = store(dir.path());
     let preset = p.query(&preset_query()).unwrap().next.unwrap().to_string();
     let custom = p.query(&custom_query()).unwrap().next.unwrap().to_string();
-    let run = p.runs(&run_query()).unwrap().next.unwrap().to_string();
+    let run = p
+        .query_runs(&run_query())
+        .unwrap()
+        .next
+        .unwrap()
+        .to_string();
     assert_eq!(preset, PRESET_CURSOR);
     assert_eq!(custom, CUSTOM_CURSOR);
     assert_eq!(run, RUN_CURSOR);
@@ -184,18 +189,12 @@ fn a_stored_cursor_gives_the_next_page() {
         assert_eq!(page.records.iter().map(|r| r.id).collect::<Vec<_>>(), want);
         let mut out = Vec::new();
         let done = p
-            .export(
-                &q.after(cursor),
-                ExportFormat::JsonLines,
-                false,
-                &mut out,
-                |_| {},
-            )
+            .export(&q.after(cursor), ExportFormat::JsonLines, &mut out, |_| {})
             .unwrap();
         assert_eq!(done.records as usize, all.len() - n);
     }
     let cursor = RUN_CURSOR.parse().unwrap();
-    let page = p.runs(&run_query().after(cursor)).unwrap();
+    let page = p.query_runs(&run_query().after(cursor)).unwrap();
     let jobs: Vec<&str> = page.runs.iter().map(|r| r.job_id.as_str()).collect();
     assert_eq!(jobs, ["job-2"]);
 }
@@ -219,7 +218,7 @@ fn cursors_of_the_build_before_the_documented_encoding_are_refused_once() {
     }
     let cursor = OLD_RUN_CURSOR.parse().unwrap();
     assert!(matches!(
-        p.runs(&run_query().after(cursor)),
+        p.query_runs(&run_query().after(cursor)),
         Err(Error::CursorMismatch)
     ));
 }

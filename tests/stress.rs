@@ -164,7 +164,7 @@ fn everything_at_once_over_several_days() {
     // ---- Runs: claim what is still due, then check every run's state.
     let end = clock.now();
     let h_end = horizon(end);
-    for ticket in project.due_retries(end).unwrap() {
+    for ticket in project.due_retries_at(end).unwrap() {
         let job = ticket.job_id.to_string();
         assert!(
             shared

@@ -378,7 +378,7 @@ fn job(ctx: &Ctx, a: JobArgs) -> Result<ExitCode> {
     let store = ctx.open_read_only()?;
     let project = ctx.project(&store)?;
     let records = if a.include_superseded {
-        project.job_logs_all(&a.job_id)?
+        project.job_logs_including_superseded(&a.job_id)?
     } else {
         project.job_logs(&a.job_id)?
     };
@@ -451,7 +451,7 @@ fn runs(ctx: &Ctx, f: RunFilters, triggers: &[Trigger], scheduled: bool) -> Resu
     let page = if scheduled {
         project.scheduled_tasks(&q)?
     } else {
-        project.runs(&q)?
+        project.query_runs(&q)?
     };
     for run in &page.runs {
         if f.json {
@@ -589,7 +589,12 @@ fn export(ctx: &Ctx, a: ExportArgs) -> Result<ExitCode> {
         indicatif::ProgressBar::hidden()
     };
     let summary = write_output(&a.output, |out| {
-        Ok(project.export(&q, format, a.details, out, |n| bar.set_position(n))?)
+        Ok(project.export(
+            &q,
+            runlog::ExportOptions::new(format).details(a.details),
+            out,
+            |n| bar.set_position(n),
+        )?)
     });
     bar.finish_and_clear();
     let summary = summary?;

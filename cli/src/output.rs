@@ -284,10 +284,7 @@ pub fn human_bytes(n: u64) -> String {
 pub fn levels_json(by_level: &[u64; 4]) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     for l in Level::ALL {
-        m.insert(
-            l.as_str().to_ascii_lowercase(),
-            by_level[l.code() as usize].into(),
-        );
+        m.insert(l.name().to_owned(), by_level[l.code() as usize].into());
     }
     m.into()
 }

@@ -150,7 +150,7 @@ fn job_show_and_superseded_attempts() {
     assert_eq!(job.rows(), rows(&want));
     assert_eq!(want.len(), 1, "attempt 1 is superseded");
     let all = fx.ok(&["job", "job-retried", "--json", "--include-superseded"]);
-    let want_all = p.job_logs_all("job-retried").unwrap();
+    let want_all = p.job_logs_including_superseded("job-retried").unwrap();
     assert_eq!(all.rows(), rows(&want_all));
     assert_eq!(
         all.rows()

@@ -23,7 +23,7 @@ fn runs_scheduled_counts() {
     let runs = fx.ok(&["runs", "--all", "--json"]);
     assert_eq!(
         run_job_ids(&runs.stdout),
-        job_ids(&p.runs(&all).unwrap().runs)
+        job_ids(&p.query_runs(&all).unwrap().runs)
     );
     assert_eq!(
         run_job_ids(&runs.stdout),
@@ -149,7 +149,7 @@ fn retry_needs_the_writer_and_a_failed_run() {
     let store = Store::open(fx.path()).unwrap();
     let p = store.project(PROJECT).unwrap();
     let tickets = p
-        .due_retries(runlog::Clock::now(&runlog::SystemClock))
+        .due_retries_at(runlog::Clock::now(&runlog::SystemClock))
         .unwrap();
     let mine: Vec<_> = tickets
         .iter()

@@ -46,7 +46,7 @@ const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
 /// # let dir = tempfile::tempdir()?;
 /// let logs = Store::open(dir.path())?.project("shop")?;
 /// let mut errors = logs.follow(&Query::new().level(Level::Error))?;
-/// let now = runlog::Clock::now(&runlog::SystemClock);
+/// let now = runlog::Timestamp::now();
 /// logs.append(&LogRecord::new(now, Level::Info, "job-1", "fine"))?;
 /// logs.append(&LogRecord::new(now, Level::Error, "job-1", "broken"))?;
 /// let batch = errors.next_batch(Duration::from_secs(1))?;

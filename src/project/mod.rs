@@ -179,7 +179,7 @@ impl Project {
     /// use runlog::{Level, LogRecord, Query, Store};
     /// # let dir = tempfile::tempdir()?;
     /// let logs = Store::open(dir.path())?.project("shop")?;
-    /// let now = runlog::Clock::now(&runlog::SystemClock);
+    /// let now = runlog::Timestamp::now();
     /// for i in 0..5 {
     ///     logs.append(&LogRecord::new(now, Level::Error, "job-1", format!("timeout #{i}")).env("prod"))?;
     /// }
@@ -211,7 +211,7 @@ impl Project {
 
     /// Every log of one execution, oldest first, across segments; logs of
     /// attempts a successful retry superseded are left out (see
-    /// [`job_logs_all`](Self::job_logs_all)). To get a run's logs:
+    /// [`job_logs_including_superseded`](Self::job_logs_including_superseded)). To get a run's logs:
     /// `project.job_logs(&run.job_id)`.
     pub fn job_logs(&self, job_id: &str) -> Result<Vec<StoredRecord>> {
         self.core.job_logs(job_id, false)
@@ -219,7 +219,7 @@ impl Project {
 
     /// Every log of one execution, oldest first, superseded attempts
     /// included and marked ([`StoredRecord::superseded`]).
-    pub fn job_logs_all(&self, job_id: &str) -> Result<Vec<StoredRecord>> {
+    pub fn job_logs_including_superseded(&self, job_id: &str) -> Result<Vec<StoredRecord>> {
         self.core.job_logs(job_id, true)
     }
 
@@ -343,14 +343,20 @@ impl Project {
             .attempt_failed(&*self.core, job_id, attempt, error)
     }
 
-    /// Claim every retry due at `now` (soonest first): each run's next
-    /// attempt is recorded as started and returned for the runtime to
-    /// execute. A claim, not a peek: however many threads ask, each retry
-    /// is returned once. If recording a claim fails (a full disk), the
-    /// retries claimed before it are still returned; the rest stay due and
-    /// the error is returned by a later call if it persists.
-    pub fn due_retries(&self, now: Timestamp) -> Result<Vec<AttemptTicket>> {
-        self.core.runs.due_retries(&*self.core, now)
+    /// Claim every retry due now, by the store's clock (soonest first):
+    /// each run's next attempt is recorded as started and returned for the
+    /// runtime to execute. A claim, not a peek: however many threads ask,
+    /// each retry is returned once. If recording a claim fails (a full
+    /// disk), the retries claimed before it are still returned; the rest
+    /// stay due and the error is returned by a later call if it persists.
+    pub fn due_retries(&self) -> Result<Vec<AttemptTicket>> {
+        self.due_retries_at(self.core.settings.now())
+    }
+
+    /// [`due_retries`](Self::due_retries) as of `at` instead of now: the
+    /// retries due at or before `at`, recorded as started now.
+    pub fn due_retries_at(&self, at: Timestamp) -> Result<Vec<AttemptTicket>> {
+        self.core.runs.due_retries(&*self.core, at)
     }
 
     /// Start a new, manual attempt of a `Failed` run and return it for the
@@ -358,8 +364,8 @@ impl Project {
     /// manual retry was [requested](Self::request_retry) and is due can be
     /// started this way too. Any other status is refused with
     /// [`Error::InvalidTransition`] naming it.
-    pub fn retry_manually(&self, job_id: &str) -> Result<AttemptTicket> {
-        self.core.runs.retry_manually(&*self.core, job_id)
+    pub fn start_retry(&self, job_id: &str) -> Result<AttemptTicket> {
+        self.core.runs.start_retry(&*self.core, job_id)
     }
 
     /// Ask for a manual retry of a `Failed` run without executing it here:
@@ -368,7 +374,7 @@ impl Project {
     /// [`due_retries`](Self::due_retries) hands it out as a manual attempt.
     /// For a console or tool that is not the runtime (the `runlog retry`
     /// command); a runtime retrying by hand itself uses
-    /// [`retry_manually`](Self::retry_manually). Any other status is
+    /// [`start_retry`](Self::start_retry). Any other status is
     /// refused with [`Error::InvalidTransition`] naming it.
     pub fn request_retry(&self, job_id: &str) -> Result<Run> {
         self.core.runs.request_retry(&*self.core, job_id)
@@ -381,11 +387,11 @@ impl Project {
 
     /// One page of runs matching `q`, newest first by trigger time, with a
     /// cursor for the next page.
-    pub fn runs(&self, q: &RunQuery) -> Result<RunPage> {
+    pub fn query_runs(&self, q: &RunQuery) -> Result<RunPage> {
         self.core.runs.runs_page(&*self.core, q)
     }
 
-    /// Scheduled tasks: [`runs`](Self::runs) triggered by the Scheduler.
+    /// Scheduled tasks: [`query_runs`](Self::query_runs) triggered by the Scheduler.
     ///
     /// ```
     /// use runlog::{NewRun, RunQuery, Store, Trigger};

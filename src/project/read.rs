@@ -141,7 +141,7 @@ impl Core {
     pub(crate) fn resolve(&self, spec: &RangeSpec) -> Result<ResolvedRange> {
         spec.check()?;
         let now = self.settings.now();
-        let range = match spec.resolve_plain(now, self.settings.opts.utc_offset_secs) {
+        let range = match spec.resolve_plain(now, self.settings.opts.utc_offset) {
             Some(r) => r,
             None => {
                 let RangeSpec::Saved(name) = spec else {
@@ -154,7 +154,7 @@ impl Core {
                     .ok_or_else(|| Error::UnknownPreset { name: name.clone() })?;
                 range
                     .spec()
-                    .resolve_plain(now, self.settings.opts.utc_offset_secs)
+                    .resolve_plain(now, self.settings.opts.utc_offset)
                     .unwrap_or(TimeRange::all())
             }
         };

@@ -286,7 +286,7 @@ impl Runs {
         }
     }
 
-    pub(crate) fn retry_manually(&self, host: &dyn RunHost, job_id: &str) -> Result<AttemptTicket> {
+    pub(crate) fn start_retry(&self, host: &dyn RunHost, job_id: &str) -> Result<AttemptTicket> {
         let now = host.settings().now().as_micros();
         let run = self.record_one(host, job_id, |run| Event::Attempt {
             job_id: run.job_id.clone(),

@@ -45,7 +45,7 @@
 //! | 8 | count of equality filters, then for each, ordered by field name (bytewise): the field name (`action`, `app`, `category`, `component`, `env`, `flow`, `job_id`, `version`) as a string, the value as a string |
 //! | 8 | count of text words, then each lower-cased word as a string, ordered bytewise, without duplicates |
 //!
-//! A run query ([`Project::runs`](crate::Project::runs),
+//! A run query ([`Project::query_runs`](crate::Project::query_runs),
 //! [`Project::scheduled_tasks`](crate::Project::scheduled_tasks)):
 //!
 //! | size | field |

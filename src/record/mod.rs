@@ -20,9 +20,14 @@ use crate::time::Timestamp;
 pub use field::{Field, MAX_CONTENT_BYTES, MAX_DETAIL_BYTES, MAX_JOB_ID_BYTES, MAX_NAME_BYTES};
 
 /// Severity of a log record, ordered `Debug < Info < Warn < Error`.
+///
+/// Machine formats (serde, exports, the CLI's JSON) name levels in lower
+/// case ([`name`](Self::name)), like run statuses and triggers; consoles
+/// show them in upper case ([`as_str`](Self::as_str), `Display`).
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[serde(rename_all = "lowercase")]
 #[repr(u8)]
 pub enum Level {
     /// Diagnostic detail.
@@ -53,6 +58,17 @@ impl Level {
             2 => Some(Level::Warn),
             3 => Some(Level::Error),
             _ => None,
+        }
+    }
+
+    /// Lower-case name, as in serde, exports and JSON: `debug`, `info`,
+    /// `warn`, `error`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
         }
     }
 

@@ -9,7 +9,7 @@
 //! [`RunStatus::Retrying`] with a due time, or [`RunStatus::Failed`] once
 //! retries are exhausted. [`due_retries`](crate::Project::due_retries)
 //! claims the retries due now (each exactly once, however many threads
-//! ask); [`retry_manually`](crate::Project::retry_manually) starts a new
+//! ask); [`start_retry`](crate::Project::start_retry) starts a new
 //! attempt of a failed run. runlog decides nothing else: it never runs a
 //! job, and a run left `Running` by a crash stays `Running` until the
 //! runtime says otherwise.
@@ -47,6 +47,7 @@ pub const MAX_ERROR_BYTES: usize = MAX_CONTENT_BYTES;
 
 /// How an attempt ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Still executing (or the process died while it was).
     Running,
@@ -72,7 +73,7 @@ pub struct Attempt {
     pub outcome: Outcome,
     /// The failure's message.
     pub error: Option<String>,
-    /// Started by [`retry_manually`](crate::Project::retry_manually).
+    /// Started by [`start_retry`](crate::Project::start_retry).
     pub manual: bool,
     /// A failure that a later successful attempt superseded.
     pub superseded: bool,
@@ -224,7 +225,7 @@ impl NewRun {
 
 /// What the runtime needs to execute an attempt: returned by
 /// [`due_retries`](crate::Project::due_retries) and
-/// [`retry_manually`](crate::Project::retry_manually). Logs the attempt
+/// [`start_retry`](crate::Project::start_retry). Logs the attempt
 /// writes should carry `attempt` in
 /// [`LogRecord::attempt`](crate::LogRecord::attempt).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// What started a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Trigger {
     /// The Scheduler component (a scheduled task).
     Scheduler,
@@ -40,6 +41,7 @@ impl std::fmt::Display for Trigger {
 
 /// Where a run stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     /// An attempt is executing.
     Running,

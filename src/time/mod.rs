@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -86,14 +86,15 @@ const DAY: i64 = 24 * HOUR;
 /// days or weeks, up to now for the current one.
 ///
 /// ```
+/// use chrono::FixedOffset;
 /// use runlog::{Preset, Timestamp};
 /// // Wednesday 2023-11-15 10:30 UTC.
 /// let now = Timestamp::from_secs(1_700_044_200);
-/// let r = Preset::Yesterday.resolve(now, 0);
+/// let r = Preset::Yesterday.resolve(now, FixedOffset::east_opt(0).unwrap());
 /// assert_eq!(r.from.to_string(), "2023-11-14T00:00:00.000Z");
 /// assert_eq!(r.to.to_string(), "2023-11-15T00:00:00.000Z");
 /// // In UTC+8 it is already 18:30, still Wednesday: this week starts Monday 00:00 local.
-/// let r = Preset::ThisWeek.resolve(now, 8 * 3600);
+/// let r = Preset::ThisWeek.resolve(now, FixedOffset::east_opt(8 * 3600).unwrap());
 /// assert_eq!(r.from.to_string(), "2023-11-12T16:00:00.000Z");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -147,8 +148,10 @@ impl Preset {
         Preset::LastWeek,
     ];
 
-    /// The range at `now` for a time zone `utc_offset_secs` east of UTC.
-    pub fn resolve(self, now: Timestamp, utc_offset_secs: i32) -> TimeRange {
+    /// The range at `now` for a time zone at `offset` from UTC (the same
+    /// offset type as [`StoreOptions::utc_offset`](crate::StoreOptions::utc_offset)).
+    pub fn resolve(self, now: Timestamp, offset: FixedOffset) -> TimeRange {
+        let utc_offset_secs = offset.local_minus_utc();
         let n = now.as_micros();
         // `[now − d, now]` as a half-open range.
         let last = |d: i64| TimeRange {
@@ -260,9 +263,9 @@ impl RangeSpec {
     }
 
     /// Resolve a range that does not name a saved preset; `None` for `Saved`.
-    pub(crate) fn resolve_plain(&self, now: Timestamp, utc_offset_secs: i32) -> Option<TimeRange> {
+    pub(crate) fn resolve_plain(&self, now: Timestamp, offset: FixedOffset) -> Option<TimeRange> {
         match self {
-            RangeSpec::Preset(p) => Some(p.resolve(now, utc_offset_secs)),
+            RangeSpec::Preset(p) => Some(p.resolve(now, offset)),
             RangeSpec::Last(d) => Some(TimeRange {
                 from: now.saturating_sub(*d),
                 to: now.saturating_add(Duration::from_micros(1)),
@@ -352,8 +355,12 @@ mod tests {
         Timestamp::from(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
     }
 
+    fn hours(h: i32) -> FixedOffset {
+        FixedOffset::east_opt(h * 3600).unwrap()
+    }
+
     fn check(p: Preset, now: &str, off_h: i32, from: &str, to: &str) {
-        let r = p.resolve(ts(now), off_h * 3600);
+        let r = p.resolve(ts(now), hours(off_h));
         assert_eq!(
             (r.from, r.to),
             (ts(from), ts(to)),
@@ -364,12 +371,12 @@ mod tests {
     #[test]
     fn last_presets_include_now() {
         let now = ts("2024-03-10T12:00:00Z");
-        let r = Preset::Last15Minutes.resolve(now, 0);
+        let r = Preset::Last15Minutes.resolve(now, hours(0));
         assert_eq!(r.from, ts("2024-03-10T11:45:00Z"));
         assert!(r.contains(now));
         assert!(!r.contains(now.saturating_add(Duration::from_micros(1))));
         assert_eq!(
-            Preset::Last30Days.resolve(now, 5 * 3600).from,
+            Preset::Last30Days.resolve(now, hours(5)).from,
             ts("2024-02-09T12:00:00Z")
         );
     }

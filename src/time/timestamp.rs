@@ -28,6 +28,16 @@ impl Timestamp {
     /// The latest representable instant.
     pub const MAX: Timestamp = Timestamp(i64::MAX);
 
+    /// The operating system's wall clock now. A store reads its time from
+    /// its [`Clock`](crate::Clock) instead, so that tests can set it.
+    pub fn now() -> Self {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(d) => Timestamp(duration_micros(d)),
+            Err(e) => Timestamp(-duration_micros(e.duration())),
+        }
+    }
+
     /// From microseconds since the Unix epoch.
     pub const fn from_micros(micros: i64) -> Self {
         Timestamp(micros)
@@ -66,6 +76,43 @@ impl Timestamp {
     /// As a chrono UTC date-time (`None` outside chrono's range).
     pub fn to_datetime(self) -> Option<DateTime<Utc>> {
         DateTime::from_timestamp_micros(self.0)
+    }
+}
+
+/// `t + d`: [`saturating_add`](Timestamp::saturating_add).
+///
+/// ```
+/// use runlog::Timestamp;
+/// use std::time::Duration;
+/// let t = Timestamp::from_secs(10);
+/// assert_eq!(t + Duration::from_secs(5), Timestamp::from_secs(15));
+/// assert_eq!(t - Duration::from_millis(500), Timestamp::from_millis(9_500));
+/// assert_eq!(Timestamp::MAX + Duration::from_secs(1), Timestamp::MAX);
+/// ```
+impl std::ops::Add<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, d: Duration) -> Timestamp {
+        self.saturating_add(d)
+    }
+}
+
+/// `t - d`: [`saturating_sub`](Timestamp::saturating_sub).
+impl std::ops::Sub<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn sub(self, d: Duration) -> Timestamp {
+        self.saturating_sub(d)
+    }
+}
+
+impl std::ops::AddAssign<Duration> for Timestamp {
+    fn add_assign(&mut self, d: Duration) {
+        *self = self.saturating_add(d);
+    }
+}
+
+impl std::ops::SubAssign<Duration> for Timestamp {
+    fn sub_assign(&mut self, d: Duration) {
+        *self = self.saturating_sub(d);
     }
 }
 

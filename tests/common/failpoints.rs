@@ -179,7 +179,7 @@ pub fn new_run(job: &str) -> NewRun {
 }
 
 pub fn all_runs(p: &Project) -> Vec<Run> {
-    p.runs(&RunQuery::new().all_time().limit(1000))
+    p.query_runs(&RunQuery::new().all_time().limit(1000))
         .unwrap()
         .runs
 }

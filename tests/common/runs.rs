@@ -45,7 +45,7 @@ pub fn the_journal(p: &Project) -> PathBuf {
 /// Every run the project keeps, newest first.
 pub fn all_runs(p: &Project) -> Vec<Run> {
     let page = p
-        .runs(&RunQuery::new().all_time().limit(MAX_LIMIT))
+        .query_runs(&RunQuery::new().all_time().limit(MAX_LIMIT))
         .unwrap();
     assert!(page.next.is_none());
     page.runs

@@ -175,11 +175,11 @@ pub fn cursor_store() -> &'static CursorStore {
                 .expect("start run");
         }
         let runs = project
-            .runs(&RunQuery::new().all_time().limit(100))
+            .query_runs(&RunQuery::new().all_time().limit(100))
             .expect("runs")
             .runs;
         let run_cursor = project
-            .runs(&RunQuery::new().all_time().limit(1))
+            .query_runs(&RunQuery::new().all_time().limit(1))
             .expect("runs")
             .next
             .expect("a run cursor");
@@ -299,7 +299,7 @@ fn check_run_cursor_bytes(b: &[u8]) -> Option<(RunCursor, Vec<u8>)> {
 fn check_run_cursor_query(cursor: RunCursor, b: &[u8]) {
     let s = cursor_store();
     let q = RunQuery::new().all_time().limit(2);
-    let got = s.project.runs(&q.clone().after(cursor));
+    let got = s.project.query_runs(&q.clone().after(cursor));
     if u64_le(b, 1) != s.run_fingerprint {
         assert!(
             matches!(got, Err(Error::CursorMismatch)),

@@ -265,7 +265,7 @@ fn listed_at_recovery(t: i64) -> bool {
 /// other checks passed).
 fn list_runs(p: &Project, late: &mut Vec<String>) -> Vec<Run> {
     let page = p
-        .runs(&RunQuery::new().all_time().limit(JOURNAL_PAGE))
+        .query_runs(&RunQuery::new().all_time().limit(JOURNAL_PAGE))
         .expect("runs");
     assert!(page.next.is_none(), "more than one page of runs");
     for w in page.runs.windows(2) {
@@ -452,7 +452,7 @@ fn run_journal_in_store(file: &[u8], header: Option<JournalHeader>, scan: &Journ
             })
             .map(|(job, _)| job.as_str())
             .collect();
-        let tickets = p.due_retries(RECOVERY_NOW).expect("due_retries");
+        let tickets = p.due_retries_at(RECOVERY_NOW).expect("due_retries");
         let mut claimed: Vec<&str> = tickets.iter().map(|t| t.job_id.as_str()).collect();
         claimed.sort_unstable();
         assert_eq!(claimed, due, "claimed other retries than the due ones");

@@ -33,7 +33,7 @@ pub fn seeds() -> Seeds {
     );
     let run_first = store
         .project
-        .runs(&runlog::RunQuery::new().all_time().limit(1))
+        .query_runs(&runlog::RunQuery::new().all_time().limit(1))
         .unwrap()
         .next
         .unwrap();

@@ -39,7 +39,7 @@ pub fn snapshot(p: &Project) -> Result<Snapshot, String> {
     let mut runs = BTreeMap::new();
     let mut q = RunQuery::new().all_time().limit(MAX_LIMIT);
     loop {
-        let page = p.runs(&q).map_err(|e| format!("runs: {e}"))?;
+        let page = p.query_runs(&q).map_err(|e| format!("runs: {e}"))?;
         for r in page.runs {
             if let Some(dup) = runs.insert(r.job_id.to_string(), r) {
                 return Err(format!("run {} listed twice", dup.job_id));

@@ -203,7 +203,7 @@ pub fn run_walk(s: &Shared, rng: &mut Rng, log: &mut ReaderLog) {
     let mut next = q.clone();
     for _ in 0..10 {
         let before = s.now();
-        let page = s.project.runs(&next).unwrap();
+        let page = s.project.query_runs(&next).unwrap();
         log.run_pages += 1;
         for r in &page.runs {
             let key = (r.trigger_time, r.job_id.to_string());

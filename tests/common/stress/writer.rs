@@ -153,7 +153,7 @@ pub fn writer(s: &Shared, w: usize, ticks: mpsc::Sender<()>, deadline: Instant) 
 
         // Claim whatever retries are due (any writer's runs): each is
         // handed to one thread only; run it, log it, end it.
-        for ticket in s.project.due_retries(s.now()).unwrap() {
+        for ticket in s.project.due_retries_at(s.now()).unwrap() {
             let job = ticket.job_id.to_string();
             let key = (job.clone(), ticket.attempt);
             if let Some(other) = s.claims.lock().unwrap().insert(key, w) {
