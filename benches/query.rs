@@ -1,5 +1,6 @@
-//! The query engine on a month of generated logs: the figures of the
-//! query issue's table.
+//! The query engine on a month of generated logs: the console's queries
+//! (job lookup, newest page, filters, text, counts) on the store a month
+//! of records leaves.
 //!
 //! Run with `cargo bench --bench query` (1,000,000 records over 30 days);
 //! set `RUNLOG_BENCH_RECORDS=10000000` for the 10-million-record store.

@@ -16,7 +16,7 @@
 //!     scheduled run of one of 50 flows, triggered 10 µs after the
 //!     previous one) and `attempt_succeeded` of it.
 //!
-//!   The target: recording a run event costs no more than
+//!   The target: recording a run event costs no more than
 //!   appending one log record.
 //! - `scheduled_tasks_<N>`: a store of N runs triggered evenly over 30 days
 //!   up to the clock's time (built untimed, by simulating a runtime: see

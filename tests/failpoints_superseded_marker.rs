@@ -109,12 +109,12 @@ fn a_deferred_marker_is_in_effect_in_memory_at_once() {
     let q = runlog::Query::new().all_time();
     assert!(
         p.job_logs("job-1").unwrap().is_empty(),
-        "the late line shows in session"
+        "the late line shows while the store is open"
     );
     assert_eq!(
         p.query(&q).unwrap().records.len(),
         0,
-        "the late line shows in session"
+        "the late line shows while the store is open"
     );
     drop(p);
     drop(store);
