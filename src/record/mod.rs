@@ -2,6 +2,7 @@
 //! documented size limits of every field.
 
 pub(crate) mod field;
+mod text;
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,14 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// The string type of record fields: a [`compact_str::CompactString`],
-/// which keeps strings of up to 24 bytes inline (most names, IDs and
-/// versions), so reading a record allocates once or twice instead of nine
-/// times. It derefs to `&str` and converts from `&str` and `String`.
-pub type Text = compact_str::CompactString;
 use crate::time::Timestamp;
 
 pub use field::{Field, MAX_CONTENT_BYTES, MAX_DETAIL_BYTES, MAX_JOB_ID_BYTES, MAX_NAME_BYTES};
+pub use text::Text;
 
 /// Severity of a log record, ordered `Debug < Info < Warn < Error`.
 ///
