@@ -9,6 +9,7 @@
 
 pub(crate) mod dict;
 pub(crate) mod disk;
+pub(crate) mod jobs;
 pub(crate) mod memory;
 pub(crate) mod postings;
 pub mod tokenizer;

@@ -11,9 +11,9 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::cuts::{CUTS_FILE, Cuts};
 use crate::error::{Damage, Error, Result};
+use crate::index::jobs::{JobDirectory, job_hash};
 use crate::query::exec::Source;
 use crate::query::filter::IndexRef;
-use crate::query::jobs::{JobDirectory, job_hash};
 use crate::record::SegmentId;
 use crate::segment::reader::{SealedSegment, SegView};
 use crate::segment::recovery::{self, Recovered};

@@ -5,10 +5,10 @@ use std::fs;
 use std::path::Path;
 
 use crate::error::{Damage, Error, Result};
+use crate::index::jobs::job_hash;
 use crate::presets::{self};
 use crate::query::exec::{self, Collect, Key, MIN_ID, Owned, Source, Tally};
 use crate::query::filter::Filter;
-use crate::query::jobs::job_hash;
 use crate::query::view::{PageView, ViewBuilder};
 use crate::query::{Counts, Cursor, Page, Query};
 use crate::record::{RecordId, SegmentId, StoredRecord};

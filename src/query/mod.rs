@@ -5,7 +5,6 @@ pub(crate) mod cursor;
 pub(crate) mod exec;
 pub(crate) mod filter;
 pub(crate) mod fingerprint;
-pub(crate) mod jobs;
 pub(crate) mod superseded;
 pub(crate) mod view;
 
