@@ -9,7 +9,7 @@
 //! not change the documented encoding. The golden tests below pin it.
 
 use crate::record::{Field, Level};
-use crate::runs::{RunQuery, RunStatus, Trigger};
+use crate::runs::status::{RunStatus, Trigger};
 use crate::time::RangeSpec;
 
 /// First byte of a log query's encoding (a log cursor is taken by log
@@ -74,8 +74,20 @@ pub(crate) fn logs<'a>(
     h.0
 }
 
+/// What a run query's fingerprint covers, borrowed from the query.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RunFilters<'a> {
+    pub(crate) range: &'a RangeSpec,
+    /// The name filters: flow, env, app, version, job ID, in that order.
+    pub(crate) names: [Option<&'a str>; 5],
+    /// The mask of wanted status codes.
+    pub(crate) statuses: u8,
+    /// The mask of wanted trigger codes.
+    pub(crate) triggers: u8,
+}
+
 /// The fingerprint of a run query's filters and range: FNV-1a 64 of [`encode_runs`].
-pub(crate) fn runs(q: &RunQuery) -> u64 {
+pub(crate) fn runs(q: &RunFilters<'_>) -> u64 {
     let mut h = Fnv1a(FNV_OFFSET);
     encode_runs(&mut h, q);
     h.0
@@ -118,10 +130,10 @@ pub(crate) fn encode_logs<'a>(
 }
 
 /// A run query's filters and range as documented.
-pub(crate) fn encode_runs(out: &mut impl Sink, q: &RunQuery) {
+pub(crate) fn encode_runs(out: &mut impl Sink, q: &RunFilters<'_>) {
     out.put(&[RUNS, ENCODING_VERSION]);
-    encode_range(out, &q.range);
-    for f in [&q.flow, &q.env, &q.app, &q.version, &q.job_id] {
+    encode_range(out, q.range);
+    for f in q.names {
         match f {
             None => out.put(&[0]),
             Some(v) => {
@@ -217,6 +229,7 @@ mod tests {
     use super::*;
     use crate::query::Query;
     use crate::query::filter::Filter;
+    use crate::runs::RunQuery;
     use crate::time::{Preset, TimeRange, Timestamp};
 
     fn fp(q: &Query) -> u64 {
@@ -238,7 +251,7 @@ mod tests {
 
     fn run_bytes(q: &RunQuery) -> Vec<u8> {
         let mut out = Vec::new();
-        encode_runs(&mut out, q);
+        encode_runs(&mut out, &q.filters());
         out
     }
 

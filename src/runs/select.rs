@@ -9,6 +9,7 @@ use roaring::RoaringBitmap;
 use crate::codec::{decode_b64, encode_b64};
 use crate::codec::{i64_at, u32_at, u64_at};
 use crate::error::{Error, Result};
+use crate::query::fingerprint::RunFilters;
 use crate::record::{MAX_JOB_ID_BYTES, Text};
 use crate::runs::table::{Part, RunTable};
 use crate::runs::{Run, RunStatus, Trigger};
@@ -158,7 +159,23 @@ impl RunQuery {
     /// The fingerprint of the filters and the range as given, carried by
     /// cursors (its encoding is documented in [`cursor`](crate::query::cursor)).
     pub(crate) fn fingerprint(&self) -> u64 {
-        crate::query::fingerprint::runs(self)
+        crate::query::fingerprint::runs(&self.filters())
+    }
+
+    /// What the fingerprint covers.
+    pub(crate) fn filters(&self) -> RunFilters<'_> {
+        RunFilters {
+            range: &self.range,
+            names: [
+                self.flow.as_deref(),
+                self.env.as_deref(),
+                self.app.as_deref(),
+                self.version.as_deref(),
+                self.job_id.as_deref(),
+            ],
+            statuses: self.statuses,
+            triggers: self.triggers,
+        }
     }
 
     /// The candidates of `part` by its bitmaps; `None`: every run.
