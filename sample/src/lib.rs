@@ -1,7 +1,8 @@
+//! A deterministic generator of realistic integration-runtime logs, for
+//! runlog's examples, benchmarks and tests.
 //!
-//! [`Generator`] plays an iPaaS integration
-//! runtime: a catalogue of flows (by default 300, with Zipf-like
-//! popularity) belonging to a few apps with
+//! [`Generator`] plays an iPaaS integration runtime: a catalogue of flows
+//! (by default 300, with Zipf-like popularity) belonging to a few apps with
 //! versions, running in `prod`, `test` and `staging`, built from
 //! components and connectors (Scheduler, HTTP, Database, Logger, Kafka,
 //! SFTP, Salesforce…). Flows run as **jobs**: each job has a unique job ID
