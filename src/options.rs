@@ -66,7 +66,7 @@ pub struct StoreOptions {
     pub(crate) max_segment_bytes: u64,
     pub(crate) utc_offset: chrono::FixedOffset,
     pub(crate) retry_policy: crate::runs::RetryPolicy,
-    /// Whether appends index records (see [`Self::__without_index`]).
+    /// Whether appends index records (see `StoreOptions::__without_index`, feature `__internal`).
     pub(crate) index_appends: bool,
 }
 

@@ -21,19 +21,23 @@
 //! later in this list (each at most once), so no two threads can wait on
 //! each other:
 //!
-//! 0. The store's map of open projects (taken only while a project is
-//!    opened; the sync thread copies the map and releases it first).
+//! 0. The store's map of open projects (held while a project is opened;
+//!    `Store::sync`, the sync thread and the store's drop copy the map
+//!    and release it before they touch a project).
 //! 1. `Core::looking` (a reader's look) and `Core::syncing` (a sync);
 //!    never both.
 //! 2. `Core::presets` (a change of the presets file; nothing else is
 //!    taken under it but the file system).
 //! 3. `Catalog::state`, the segments (read or write).
-//! 4. The run ledger's locks (`Ledger`: its writer lock, then its state).
-//! 5. `Core::hidden`, the superseded attempts.
+//! 4. The run ledger's locks (`Ledger`: its `syncing` lock, then its
+//!    state).
+//! 5. `Core::hidden`, the superseded attempts, and `Runs::policies`, the
+//!    retry policies (read by a failed attempt's event under the ledger's
+//!    state; nothing is taken under either).
 //! 6. `Catalog::jobs`, the job directory.
 //! 7. The cut log's locks (`Cuts`: writer, then file).
-//! 8. `Reports::damage` and `Reports::foreign` (leaves: nothing is taken
-//!    under them).
+//! 8. `Reports::damage` and `Reports::foreign`, and an active segment's
+//!    map (leaves: nothing is taken under them).
 //! 9. `Catalog::appended` (a leaf: bumped after every append's other locks
 //!    are released).
 

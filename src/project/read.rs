@@ -22,7 +22,7 @@ use super::tail::MAX_REREADS;
 const MAX_BUCKETS: i64 = 100_000;
 
 impl Core {
-    /// [`source`](Self::source) with the ordinals of its records of
+    /// [`Slot::source`](super::catalog::Slot::source) with the ordinals of its records of
     /// superseded attempts attached (its index is then read to find them).
     pub(super) fn source_hiding<'s>(
         &self,

@@ -168,7 +168,7 @@ impl Core {
                 .map_or(true, |c| c != self.cuts_seen.load(Ordering::Acquire))
     }
 
-    /// [`note_damage`](Self::note_damage) for damage found reading a
+    /// [`Reports::note`](super::settings::Reports::note) for damage found reading a
     /// record at an offset a look found earlier: in a read-only store,
     /// unless the cut count moved since the look (the bytes read may have
     /// been cut and written again: no damage; the next look reads them

@@ -238,7 +238,7 @@ pub fn decode_header(b: &[u8]) -> Result<SegmentHeader, DecodeError> {
     })
 }
 
-/// The length of the frame [`encode_frame`] writes for `r`.
+/// The length of the frame `encode_frame` writes for `r`.
 pub fn frame_len(r: &LogRecord) -> usize {
     FRAME_HEAD_LEN
         + S_STRINGS
@@ -292,7 +292,7 @@ pub fn encode_frame(r: &LogRecord, ordinal: u32, salt: u64, out: &mut Vec<u8>) -
     encode_frame_seeded(r, ordinal, salt_seed(salt), out)
 }
 
-/// [`encode_frame`] given the salt's [`salt_seed`], which a writer of
+/// `encode_frame` given the salt's [`salt_seed`], which a writer of
 /// many frames computes once.
 #[inline]
 pub(crate) fn encode_frame_seeded(

@@ -111,7 +111,7 @@ impl ActiveSegment {
     }
 
     /// Index no record committed from now on (a store opened with
-    /// [`StoreOptions::__without_index`](crate::StoreOptions::__without_index)).
+    /// `StoreOptions::__without_index`).
     pub(crate) fn skip_index(&mut self) {
         self.indexing = false;
     }
