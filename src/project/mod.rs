@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `settings.rs` | fixed settings, partition arithmetic, damage and foreign-file reports |
 //! | `catalog.rs` | the segments by ID, the directory listing, a segment as a read source |
-//! | `core.rs` | [`Core`](core::Core): the parts one project's handles share, and opening them |
+//! | `core.rs` | `Core`: the parts one project's handles share, and opening them |
 //! | `write.rs` | appends (check, plan, write, commit) and syncs |
 //! | `maintain.rs` | sealing, retention and its schedule, verify |
 //! | `tail.rs` | a read-only store's look at what the writer did |

@@ -104,7 +104,7 @@ struct Row {
     /// Where the row's first string starts in the text.
     start: usize,
     /// The end of each string of the summary (in the order of
-    /// [`SUMMARY_FIELDS`](crate::segment::format::SUMMARY_FIELDS)), from `start`;
+    /// `SUMMARY_FIELDS`), from `start`;
     /// each string starts two bytes after the previous end (its stored
     /// length, when ASCII, or two spaces: never shown).
     ends: [u16; 9],
