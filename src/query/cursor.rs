@@ -25,7 +25,7 @@
 //! written into bytes as below. The encoding is explicit, so the
 //! fingerprint does not change with the compiler, the standard library or
 //! the declaration order of runlog's types (no derived `Hash`, no `std`
-//! hasher); the golden tests in `src/query/fingerprint.rs` pin it.
+//! hasher); the golden tests in `src/query/fingerprint/` pin it.
 //!
 //! Integers are little-endian. A *string* is its length in bytes (u64),
 //! then its UTF-8 bytes; a *count* is a u64. Lengths and counts keep
