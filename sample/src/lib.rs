@@ -63,6 +63,10 @@ pub struct Config {
     max_late: Duration,
     detail_fraction: f64,
     concurrent_jobs: usize,
+    /// `None`: the eight built-in apps with 2–4 versions each.
+    apps: Option<(usize, usize)>,
+    /// Weights of `prod`, `test` and `staging`, drawn once per job.
+    envs: [u32; 3],
 }
 
 impl Default for Config {
@@ -74,6 +78,8 @@ impl Default for Config {
             max_late: Duration::from_secs(240),
             detail_fraction: 0.10,
             concurrent_jobs: 12,
+            apps: None,
+            envs: [7, 2, 1],
         }
     }
 }
@@ -128,6 +134,50 @@ impl Config {
     pub fn concurrent_jobs(mut self, n: usize) -> Self {
         self.concurrent_jobs = n.max(1);
         self
+    }
+
+    /// `apps` apps (at least 1) with `versions` versions each (at least 1)
+    /// instead of the eight built-in apps with 2 to 4 versions each. Flows
+    /// are spread over the apps; a job runs its app's newest version 80 %
+    /// of the time, another one otherwise.
+    #[must_use]
+    pub fn apps(mut self, apps: usize, versions: usize) -> Self {
+        self.apps = Some((apps.max(1), versions.max(1)));
+        self
+    }
+
+    /// The weights of the environments a job runs in (`prod`, `test`,
+    /// `staging`; default 7, 2, 1). All zero counts as the default.
+    #[must_use]
+    pub fn envs(mut self, prod: u32, test: u32, staging: u32) -> Self {
+        self.envs = if prod == 0 && test == 0 && staging == 0 {
+            [7, 2, 1]
+        } else {
+            [prod, test, staging]
+        };
+        self
+    }
+
+    /// The month backfill: 200 flows over 20 apps of 3 versions each, jobs
+    /// in `prod` 70 % and `test` 30 % of the time, 1 % of records up to 10
+    /// minutes late; otherwise the defaults (levels, contents, details).
+    /// With [`Spread`] over 30 days, the workload of `benches/month.rs`.
+    ///
+    /// ```
+    /// use runlog_sample::{Config, Generator};
+    /// use runlog::Timestamp;
+    /// let mut g = Generator::with_config(7, Timestamp::from_secs(1_700_000_000), Config::month());
+    /// let batch = g.batch(10_000);
+    /// assert!(batch.iter().all(|r| r.env == "prod" || r.env == "test"));
+    /// assert_eq!(g.app_names().count(), 20);
+    /// ```
+    pub fn month() -> Self {
+        Config::new()
+            .flows(200)
+            .apps(20, 3)
+            .envs(7, 3, 0)
+            .late_fraction(0.01)
+            .max_late(Duration::from_secs(600))
     }
 
     /// The number of flows set.
@@ -495,24 +545,40 @@ impl Generator {
     /// A generator with the given settings.
     pub fn with_config(seed: u64, start: Timestamp, cfg: Config) -> Self {
         let mut rng = Rng(mix(seed ^ 0x5EED_0FF1_CE5E_ED00));
-        let apps: Vec<App> = APPS
-            .iter()
-            .map(|&name| {
-                let major = rng.range(1, 4);
-                let mut minor = rng.range(0, 6);
-                let n = rng.range(2, 4);
-                let versions = (0..n)
-                    .map(|_| {
-                        minor += rng.range(0, 2);
-                        format!("{major}.{minor}.{}", rng.range(0, 9))
-                    })
-                    .collect();
-                App {
-                    name: name.to_owned(),
-                    versions,
-                }
-            })
-            .collect();
+        let apps: Vec<App> = match cfg.apps {
+            Some((count, per_app)) => (0..count)
+                .map(|i| {
+                    let base = APPS[i % APPS.len()];
+                    let name = match i / APPS.len() {
+                        0 => base.to_owned(),
+                        round => format!("{base}-{}", round + 1),
+                    };
+                    let major = rng.range(1, 4);
+                    let versions = (0..per_app)
+                        .map(|minor| format!("{major}.{minor}.{}", rng.range(0, 9)))
+                        .collect();
+                    App { name, versions }
+                })
+                .collect(),
+            None => APPS
+                .iter()
+                .map(|&name| {
+                    let major = rng.range(1, 4);
+                    let mut minor = rng.range(0, 6);
+                    let n = rng.range(2, 4);
+                    let versions = (0..n)
+                        .map(|_| {
+                            minor += rng.range(0, 2);
+                            format!("{major}.{minor}.{}", rng.range(0, 9))
+                        })
+                        .collect();
+                    App {
+                        name: name.to_owned(),
+                        versions,
+                    }
+                })
+                .collect(),
+        };
 
         // Flow names: verb-noun pairs in a seeded order, then numbered
         // rounds once the pairs run out.
@@ -632,10 +698,14 @@ impl Generator {
         } else {
             self.rng.below(versions as u64) as usize
         };
-        let env = match self.rng.below(10) {
-            0..=6 => "prod",
-            7 | 8 => "test",
-            _ => "staging",
+        let [prod, test, staging] = self.cfg.envs.map(u64::from);
+        let draw = self.rng.below(prod + test + staging);
+        let env = if draw < prod {
+            "prod"
+        } else if draw < prod + test {
+            "test"
+        } else {
+            "staging"
         };
         let attempt = match self.rng.below(1000) {
             0..=969 => 1,
@@ -784,6 +854,45 @@ impl Spread {
             generator: Generator::with_config(seed, start, Config::new().records_per_sec(rate)),
             start,
             stretch: secs as f64 / generated,
+        }
+    }
+
+    /// Like [`new`](Self::new) with the settings of `cfg` (its record rate
+    /// is set for the span), whose lateness is kept in the span's time: a
+    /// record of [`Config::month`] is at most 10 minutes late once
+    /// stretched.
+    ///
+    /// ```
+    /// use runlog::Timestamp;
+    /// use runlog_sample::{Config, Spread};
+    /// use std::time::Duration;
+    /// let start = Timestamp::from_secs(1_700_000_000);
+    /// let month = Duration::from_secs(30 * 86_400);
+    /// let mut s = Spread::with_config(7, start, 100_000, month, Config::month());
+    /// let records = s.batch(100_000);
+    /// let last = records.iter().map(|r| r.time).max().unwrap();
+    /// assert!(last > start + Duration::from_secs(29 * 86_400) && last <= start + month);
+    /// ```
+    pub fn with_config(
+        seed: u64,
+        start: Timestamp,
+        total: u64,
+        span: Duration,
+        cfg: Config,
+    ) -> Spread {
+        let secs = span.as_secs().max(1);
+        let rate = (total / secs).clamp(1, u64::from(u32::MAX)) as u32;
+        let generated = total as f64 / f64::from(rate);
+        let stretch = secs as f64 / generated;
+        let max_late = cfg.max_late.div_f64(stretch);
+        Spread {
+            generator: Generator::with_config(
+                seed,
+                start,
+                cfg.records_per_sec(rate).max_late(max_late),
+            ),
+            start,
+            stretch,
         }
     }
 
@@ -1130,7 +1239,7 @@ fn write_detail(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use std::collections::{HashMap, HashSet};
 
     use super::*;
 
@@ -1138,6 +1247,46 @@ mod tests {
 
     fn start() -> Timestamp {
         Timestamp::from_secs(START)
+    }
+
+    #[test]
+    fn the_month_config_has_its_catalogue_envs_and_lateness() {
+        let mut g = Generator::with_config(11, start(), Config::month());
+        let records = g.batch(200_000);
+        let apps: HashSet<&str> = records.iter().map(|r| r.app.as_str()).collect();
+        assert_eq!(apps.len(), 20);
+        let versions: HashSet<(&str, &str)> = records
+            .iter()
+            .map(|r| (r.app.as_str(), r.version.as_str()))
+            .collect();
+        assert!(
+            versions.len() <= 60 && versions.len() > 40,
+            "{}",
+            versions.len()
+        );
+        let flows: HashSet<&str> = records.iter().map(|r| r.flow.as_str()).collect();
+        assert!(flows.len() <= 200 && flows.len() > 100, "{}", flows.len());
+        // Env is drawn per job: count jobs, not records.
+        let mut env_of: HashMap<&str, &str> = HashMap::new();
+        for r in &records {
+            env_of.insert(r.job_id.as_str(), r.env.as_str());
+        }
+        let prod = env_of.values().filter(|e| **e == "prod").count() as f64;
+        let share = prod / env_of.len() as f64;
+        assert!((0.65..0.75).contains(&share), "{share}");
+        assert!(env_of.values().all(|e| *e == "prod" || *e == "test"));
+        // Late records: about 1 %, none more than 10 minutes and a second late.
+        let mut newest = Timestamp::MIN;
+        let mut late = 0;
+        for r in &records {
+            if r.time < newest {
+                late += 1;
+                assert!(newest.as_micros() - r.time.as_micros() <= 601_000_000);
+            }
+            newest = newest.max(r.time);
+        }
+        let late_share = f64::from(late) / records.len() as f64;
+        assert!((0.005..0.02).contains(&late_share), "{late_share}");
     }
 
     #[test]
