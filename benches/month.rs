@@ -7,10 +7,13 @@
 //! apps × 3 versions, jobs of 5–40 records in `prod` 70 % / `test` 30 %,
 //! levels about 20/60/12/8 % Debug/Info/Warn/Error, contents of 80–300
 //! bytes, 1 % of records up to 10 minutes late) spread evenly over the 30
-//! days before "now", appended in time order from one thread in batches of
+//! days before "now" (less their first hour, so that late records stay
+//! within retention), appended in time order from one thread in batches of
 //! 1,000 with the default options (hourly partitions, 10-minute grace,
-//! `SyncPolicy::Periodic(1 s)`). The clock stands at "now" throughout, so
-//! each hour's segment is due for sealing as soon as the backfill moves on.
+//! `SyncPolicy::Periodic(1 s)`). The clock follows the records (it stands
+//! at each batch's newest record), as if the month were lived: each hour's
+//! segment is sealed once its partition and the grace are over, and late
+//! records for a sealed hour start a new generation of it.
 //!
 //! Groups (`month_<N>`):
 //! - `ingest`: the whole backfill into a fresh store (throughput: `N`
@@ -22,8 +25,9 @@
 //!   console's queries on that store (pages as `PageView`s, at most 100
 //!   records).
 //! - `drop_oldest_day`: the clock moves a day on and retention drops the
-//!   oldest day, on a copy of the store made before each run (untimed;
-//!   sealed files are hard-linked, every other file copied).
+//!   oldest day, on a copy of the store made before each run (untimed: the
+//!   files of the oldest two days and every file that is not sealed are
+//!   copied, the other sealed files hard-linked).
 //!
 //! `cargo bench --bench month`; the peers on the same workload are in
 //! `benches/sqlite-compare` and `benches/tantivy-compare`.
@@ -47,8 +51,10 @@ fn now() -> Timestamp {
     Timestamp::from_secs(1_766_620_800)
 }
 
+/// The records' span: the 30 days before "now" less their first hour, so
+/// that the first records, late ones included, are within retention.
 fn span() -> Duration {
-    Duration::from_secs(DAYS * 86_400)
+    Duration::from_secs(DAYS * 86_400 - 3_600)
 }
 
 fn record_count() -> u64 {
@@ -71,16 +77,17 @@ fn batches(total: u64) -> Vec<Vec<LogRecord>> {
     out
 }
 
-/// Append every batch into a fresh store in `dir` at "now"; returns the
-/// time the appends took (opening and the final sync excluded).
+/// Append every batch into a fresh store in `dir`, the clock following
+/// the records; returns the time the appends took (opening and the final
+/// sync excluded).
 fn backfill(dir: &Path, batches: &[Vec<LogRecord>]) -> Duration {
-    let store = StoreOptions::new()
-        .clock(ManualClock::new(now()))
-        .open(dir)
-        .unwrap();
+    let clock = ManualClock::new(now() - span());
+    let store = StoreOptions::new().clock(clock.clone()).open(dir).unwrap();
     let p = store.project("bench").unwrap();
     let t = Instant::now();
     for b in batches {
+        let newest = b.iter().map(|r| r.time).max().unwrap();
+        clock.set(newest.max(runlog::Clock::now(&clock)));
         p.append_batch(b).unwrap();
     }
     let took = t.elapsed();
@@ -104,22 +111,24 @@ fn bytes_under(dir: &Path) -> u64 {
         .sum()
 }
 
-/// A copy of the store in `from` at `to`: sealed segments and their
-/// indexes (never written again) hard-linked, every other file copied, so
-/// that what the copy's writer does never reaches the original.
-fn copy_store(from: &Path, to: &Path) {
+/// A copy of the store in `from` at `to` for retention to drop from:
+/// sealed segments and indexes of partitions from `keep` on (which the
+/// copy's writer never writes or drops) hard-linked, every other file
+/// copied, so that what retention frees is the copy's own.
+fn copy_store(from: &Path, to: &Path, keep: u32) {
     fs::create_dir_all(to).unwrap();
     for e in fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         let (src, dst) = (e.path(), to.join(e.file_name()));
+        let name = e.file_name().to_string_lossy().into_owned();
+        let partition: Option<u32> = name.split(['-', '.']).next().and_then(|p| p.parse().ok());
         if e.file_type().unwrap().is_dir() {
-            copy_store(&src, &dst);
-        } else if e.file_name() == "runlog.lock" {
+            copy_store(&src, &dst, keep);
+        } else if name == "runlog.lock" {
             continue;
-        } else if matches!(
-            src.extension().and_then(|x| x.to_str()),
-            Some("seg") | Some("idx")
-        ) {
+        } else if (name.ends_with(".seg") || name.ends_with(".idx"))
+            && partition.is_some_and(|p| p >= keep)
+        {
             fs::hard_link(&src, &dst).unwrap();
         } else {
             fs::copy(&src, &dst).unwrap();
@@ -252,13 +261,14 @@ fn month(c: &mut Criterion) {
     drop(store);
 
     // Retention: a day later, the oldest day goes.
+    let first_partition = *partitions.first().unwrap();
     let mut g = c.benchmark_group(format!("month_{total}"));
     g.sample_size(10);
     g.bench_function("drop_oldest_day", |b| {
         b.iter_batched(
             || {
                 let copy = tempfile::tempdir().unwrap();
-                copy_store(dir.path(), copy.path());
+                copy_store(dir.path(), copy.path(), first_partition + 48);
                 let clock = ManualClock::new(now());
                 let store = StoreOptions::new()
                     .clock(clock.clone())

@@ -12,6 +12,7 @@ pub(crate) mod disk;
 pub(crate) mod jobs;
 pub(crate) mod memory;
 pub(crate) mod postings;
+pub(crate) mod segment;
 pub mod tokenizer;
 
 use crate::record::Field;

@@ -12,12 +12,12 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use crate::cuts::{CUTS_FILE, Cuts};
 use crate::error::{Damage, Error, Result};
 use crate::index::jobs::{JobDirectory, job_hash};
+use crate::index::segment::{Active, Sealed};
 use crate::query::exec::Source;
 use crate::query::filter::IndexRef;
 use crate::record::SegmentId;
 use crate::segment::reader::{SealedSegment, SegView};
 use crate::segment::recovery::{self, Recovered};
-use crate::segment::writer::ActiveSegment;
 use crate::segment::{ACTIVE_EXT, SEALED_EXT, parse_segment_name, segment_path};
 use crate::time::TimeRange;
 
@@ -202,23 +202,25 @@ impl State {
                 _ => {}
             }
             let slot = if active {
-                match recovery::recover_active(
-                    &settings.dir,
-                    &path,
-                    id,
-                    settings.partition_len as u64,
-                    settings.read_only,
-                    (!settings.read_only).then_some(cuts),
-                ) {
-                    Ok(Recovered::Active(mut seg, damage)) => {
+                let indexing = settings.opts.index_appends;
+                let recovered = Active::recover(indexing, |found| {
+                    recovery::recover_active(
+                        &settings.dir,
+                        &path,
+                        id,
+                        settings.partition_len as u64,
+                        settings.read_only,
+                        (!settings.read_only).then_some(cuts),
+                        found,
+                    )
+                });
+                match recovered {
+                    Ok((Recovered::Active(seg, damage), index)) => {
                         damage.into_iter().for_each(|d| reports.note(d));
-                        if !settings.opts.index_appends {
-                            seg.skip_index();
-                        }
-                        Slot::Active(seg)
+                        Slot::Active(Box::new(Active::recovered(*seg, index, indexing)))
                     }
-                    Ok(Recovered::Sealed(path)) => Slot::sealed(path),
-                    Ok(Recovered::Empty) => continue,
+                    Ok((Recovered::Sealed(path), _)) => Slot::sealed(path),
+                    Ok((Recovered::Empty, _)) => continue,
                     // Renamed (sealed) or removed since the listing: the
                     // next listing sees what it became.
                     Err(Error::Io { source, .. })
@@ -257,7 +259,7 @@ impl State {
     }
 }
 
-pub(crate) fn active_mut(st: &mut State, id: SegmentId) -> &mut ActiveSegment {
+pub(crate) fn active_mut(st: &mut State, id: SegmentId) -> &mut Active {
     match st.segments.get_mut(&id) {
         Some(Slot::Active(seg)) => seg,
         // `writable` just returned this ID as active, under the same lock.
@@ -267,11 +269,13 @@ pub(crate) fn active_mut(st: &mut State, id: SegmentId) -> &mut ActiveSegment {
 
 #[derive(Debug)]
 pub(crate) enum Slot {
-    Active(Box<ActiveSegment>),
+    /// An active segment and its in-memory index.
+    Active(Box<Active>),
     Sealed {
         path: PathBuf,
-        /// Mapped on first use; `None` if the file is corrupt.
-        seg: OnceLock<Option<Arc<SealedSegment>>>,
+        /// Mapped (with its index) on first use; `None` if the file is
+        /// corrupt.
+        seg: OnceLock<Option<Arc<Sealed>>>,
     },
     /// A file that could not be opened; its ID stays taken.
     Damaged(PathBuf),
@@ -326,7 +330,7 @@ impl Slot {
             Slot::Sealed { path, seg } => {
                 let loaded = seg.get_or_init(|| {
                     match SealedSegment::open(path, id, settings.partition_len as u64) {
-                        Ok(s) => Some(Arc::new(s)),
+                        Ok(s) => Some(Arc::new(Sealed::new(s))),
                         Err(e) => {
                             reports.note(Damage::from_error(path, &e));
                             None

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::index;
 use crate::record::SegmentId;
 use crate::segment::recovery::{self, VerifyReport};
 use crate::segment::{SEALED_EXT, segment_path};
@@ -195,8 +196,14 @@ impl Core {
         };
         let mut report = VerifyReport::default();
         for (id, path, sealed, end) in files {
-            let mut one =
-                recovery::verify_file(&path, id, self.settings.partition_len as u64, sealed, end);
+            let mut one = recovery::verify_file(
+                &path,
+                id,
+                self.settings.partition_len as u64,
+                sealed,
+                end,
+                &mut |r| index::segment::verify(&path, id, r),
+            );
             if !sealed && one.segments == 0 {
                 // Sealed since the listing: check it under its new name.
                 let sealed_path = segment_path(&self.settings.dir, id, SEALED_EXT);
@@ -206,6 +213,7 @@ impl Core {
                     self.settings.partition_len as u64,
                     true,
                     None,
+                    &mut |r| index::segment::verify(&sealed_path, id, r),
                 );
             }
             report.merge(one);

@@ -3,6 +3,7 @@
 //! (all or nothing); and syncing what was written.
 
 use crate::error::{Error, Result};
+use crate::index::segment::Active;
 use crate::options::SyncPolicy;
 use crate::record::{LogRecord, RecordId, SegmentId};
 use crate::segment::format;
@@ -69,16 +70,14 @@ impl Core {
         id: SegmentId,
         now: Timestamp,
     ) -> Result<SegmentId> {
-        let mut seg = ActiveSegment::create(
+        let seg = ActiveSegment::create(
             &self.settings.dir,
             id,
             self.settings.partition_len as u64,
             now,
             self.cuts.clone(),
         )?;
-        if !self.settings.opts.index_appends {
-            seg.skip_index();
-        }
+        let seg = Active::new(seg, self.settings.opts.index_appends);
         st.next_check = st.next_check.min(self.settings.seal_deadline(&seg));
         st.segments.insert(id, Slot::Active(Box::new(seg)));
         st.epoch += 1;

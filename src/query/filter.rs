@@ -11,11 +11,11 @@ use crate::error::Result;
 use crate::index::IndexField;
 use crate::index::memory::MemIndex;
 use crate::index::postings::{Conj, Postings};
+use crate::index::segment::SealedIndex;
 use crate::index::tokenizer::{MAX_WORD_BYTES, for_each_word, matches_all, sigma_spellings};
 use crate::query::{Query, fingerprint};
 use crate::record::{Field, Level};
 use crate::segment::INDEX_EXT;
-use crate::segment::reader::SealedIndex;
 use crate::time::RangeSpec;
 
 /// The index of one segment, whichever kind it has.

@@ -2,38 +2,14 @@
 //! read interface ([`SegView`]) over sealed and active segments alike.
 
 use std::fs::File;
-use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use crate::error::Damage;
 use crate::error::{Error, Result};
-use crate::index::disk::{self as index_file, IndexFile};
-use crate::index::memory::MemIndex;
 use crate::mmap::Map;
 use crate::record::{RecordId, SegmentId, StoredRecord};
 use crate::segment::format::{self, MISSING, i64_at, u32_at};
 use crate::segment::seal::{self, Trailer};
-
-/// The bytes of a sealed index: mapped from its file, or rebuilt in memory.
-#[derive(Debug)]
-pub(crate) enum IndexBytes {
-    Mapped(Map),
-    Rebuilt(Vec<u8>),
-}
-
-impl Deref for IndexBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            IndexBytes::Mapped(m) => m,
-            IndexBytes::Rebuilt(v) => v,
-        }
-    }
-}
-
-/// A sealed segment's index, checked.
-pub(crate) type SealedIndex = IndexFile<IndexBytes>;
 
 /// A sealed, immutable segment, mapped whole.
 #[derive(Debug)]
@@ -43,8 +19,6 @@ pub(crate) struct SealedSegment {
     map: Arc<Map>,
     trailer: Trailer,
     salt: u64,
-    /// Loaded on first use; with the damage that made a rebuild necessary.
-    index: OnceLock<Result<(SealedIndex, Option<Damage>), Damage>>,
 }
 
 impl SealedSegment {
@@ -67,7 +41,6 @@ impl SealedSegment {
             map: Arc::new(map),
             trailer,
             salt: header.salt,
-            index: OnceLock::new(),
         })
     }
 
@@ -83,62 +56,14 @@ impl SealedSegment {
         }
     }
 
-    /// The segment's index, mapped and checked on first use. A missing or
-    /// corrupt index file is rebuilt from the records (and, when
-    /// `rewrite`, written back); the damage found is returned beside it.
-    pub(crate) fn index(&self, rewrite: bool) -> Result<(&SealedIndex, Option<&Damage>), &Damage> {
-        let loaded = self.index.get_or_init(|| {
-            let path = self.path.with_extension(crate::segment::INDEX_EXT);
-            match self.load_index(&path) {
-                Ok(ix) => Ok((ix, None)),
-                Err(e) => {
-                    let damage = Damage::from_error(&path, &e);
-                    let rebuilt = self
-                        .rebuild_index(&path, rewrite)
-                        .map_err(|e| Damage::from_error(&self.path, &e))?;
-                    Ok((rebuilt, Some(damage)))
-                }
-            }
-        });
-        match loaded {
-            Ok((ix, damage)) => Ok((ix, damage.as_ref())),
-            Err(d) => Err(d),
-        }
+    /// Number of records present.
+    pub(crate) fn live(&self) -> u32 {
+        self.trailer.live
     }
 
-    fn load_index(&self, path: &Path) -> Result<SealedIndex> {
-        let file = File::open(path).map_err(Error::io("open", path))?;
-        let len = file.metadata().map_err(Error::io("stat", path))?.len();
-        let map = Map::open(&file, path, len)?;
-        let ix =
-            IndexFile::open(IndexBytes::Mapped(map), self.id).map_err(|e| e.into_error(path))?;
-        ix.check_sections().map_err(|e| e.into_error(path))?;
-        if ix.ranks() != self.trailer.live {
-            return Err(Error::corrupt(
-                path,
-                20,
-                "index covers another number of records",
-            ));
-        }
-        Ok(ix)
-    }
-
-    /// Re-index the records of this segment.
-    fn rebuild_index(&self, path: &Path, rewrite: bool) -> Result<SealedIndex> {
-        let view = self.view();
-        let mut mem = MemIndex::default();
-        let mut rank_of = vec![u32::MAX; self.trailer.slots as usize];
-        for rank in 0..view.len() {
-            let ord = view.order(rank);
-            rank_of[ord as usize] = rank as u32;
-            let rec = view.read(ord, false)?;
-            mem.add(ord, &rec.record);
-        }
-        let bytes = index_file::encode(&mem, Some(&rank_of), self.id, self.trailer.live);
-        if rewrite {
-            crate::fs::write_atomic(path, &bytes)?;
-        }
-        IndexFile::open(IndexBytes::Rebuilt(bytes), self.id).map_err(|e| e.into_error(path))
+    /// Number of ordinal slots (highest ordinal + 1).
+    pub(crate) fn slots(&self) -> u32 {
+        self.trailer.slots
     }
 
     /// The checksum salt of the segment's frames.

@@ -8,12 +8,11 @@ use crate::cuts::Cuts;
 pub use crate::error::Damage;
 use crate::error::{Error, Result};
 use crate::fs::sync_dir;
-use crate::index::disk::IndexFile;
 use crate::mmap::Map;
 use crate::record::SegmentId;
 use crate::segment::format::{self, DecodeError, HEADER_LEN};
 use crate::segment::reader::{SealedSegment, check_header};
-use crate::segment::writer::ActiveSegment;
+use crate::segment::writer::{ActiveSegment, Change};
 use crate::segment::{SEALED_EXT, segment_path};
 use crate::segment::{scan, seal};
 
@@ -40,6 +39,7 @@ pub(crate) fn recover_active(
     partition_len: u64,
     read_only: bool,
     cuts: Option<&Cuts>,
+    found: &mut dyn FnMut(Change<'_>),
 ) -> Result<Recovered> {
     let file = if read_only {
         File::open(path)
@@ -113,6 +113,7 @@ pub(crate) fn recover_active(
         &scan.frames,
         &bytes,
         0,
+        found,
     );
     if let Some(cuts) = cuts {
         seg.set_cuts(cuts.clone());
@@ -160,13 +161,16 @@ impl VerifyReport {
 /// An active file is checked up to `known_end` (where the writer or the
 /// reader last saw whole frames), so an append in progress is not taken
 /// for a torn tail. A file gone meanwhile (sealed under its new name, or
-/// dropped by retention) is skipped.
+/// dropped by retention) is skipped. A sealed file whose frames and tables
+/// could be checked is then handed to `companions`, which checks the files
+/// kept beside it (its index).
 pub(crate) fn verify_file(
     path: &Path,
     id: SegmentId,
     partition_len: u64,
     sealed: bool,
     known_end: Option<u64>,
+    companions: &mut dyn FnMut(&mut VerifyReport),
 ) -> VerifyReport {
     let mut report = VerifyReport {
         segments: 1,
@@ -245,7 +249,7 @@ pub(crate) fn verify_file(
     }
     if sealed {
         verify_tables(path, &bytes, &scan.frames, &mut report);
-        verify_index(path, id, &mut report);
+        companions(&mut report);
     }
     report
 }
@@ -275,20 +279,5 @@ fn verify_tables(
             offset: t.block_offset,
             reason: "seal tables disagree with the frames".into(),
         });
-    }
-}
-
-/// Check a sealed segment's index file: every section and bitmap.
-fn verify_index(path: &Path, id: SegmentId, report: &mut VerifyReport) {
-    let ix_path = path.with_extension(crate::segment::INDEX_EXT);
-    let checked = fs::read(&ix_path)
-        .map_err(|e| Error::io("read", &ix_path)(e))
-        .and_then(|b| {
-            report.bytes += b.len() as u64;
-            let ix = IndexFile::open(b, id).map_err(|e| e.into_error(&ix_path))?;
-            ix.check_all().map_err(|e| e.into_error(&ix_path))
-        });
-    if let Err(e) = checked {
-        report.problems.push(Damage::from_error(&ix_path, &e));
     }
 }

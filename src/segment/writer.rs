@@ -11,8 +11,6 @@ use parking_lot::Mutex;
 use crate::cuts::{Cut, Cuts};
 use crate::error::{Error, Result};
 use crate::fs::{open_rw, sync_dir};
-use crate::index::disk as index_file;
-use crate::index::memory::MemIndex;
 use crate::mmap::Map;
 use crate::record::{LogRecord, SegmentId};
 use crate::segment::format::{self, HEADER_LEN, MISSING, SegmentHeader};
@@ -21,6 +19,15 @@ use crate::segment::scan::{self, ScannedFrame};
 use crate::segment::seal::{self, SealTables};
 use crate::segment::{ACTIVE_EXT, INDEX_EXT, SEALED_EXT, TMP_INDEX_EXT, segment_path};
 use crate::time::Timestamp;
+
+/// What reading a segment's file found, for whoever keeps more of its
+/// records than their place and time (the index: see `index/segment.rs`).
+pub(crate) enum Change<'a> {
+    /// Records from this ordinal on were forgotten (read again later).
+    Forgot(u32),
+    /// A record read from the file, with its ordinal.
+    Found(u32, &'a LogRecord),
+}
 
 /// A segment still being appended to (or, in a read-only store, one that
 /// another process may still be appending to).
@@ -46,10 +53,6 @@ pub(crate) struct ActiveSegment {
     map: Mutex<Option<Arc<Map>>>,
     /// Written since the last `fsync`.
     dirty: bool,
-    index: MemIndex,
-    /// Whether committed records are added to `index` (see
-    /// [`skip_index`](Self::skip_index)).
-    indexing: bool,
     /// The segment's checksum salt (from its header).
     salt: u64,
     /// Opened by a read-only store: another process writes the file.
@@ -105,15 +108,10 @@ impl ActiveSegment {
             &[],
             &[],
             0,
+            &mut |_| {},
         );
         seg.cuts = Some(cuts);
         Ok(seg)
-    }
-
-    /// Index no record committed from now on (a store opened with
-    /// `StoreOptions::__without_index`).
-    pub(crate) fn skip_index(&mut self) {
-        self.indexing = false;
     }
 
     /// Record cuts of the file in `cuts` (a writer's segment found at open).
@@ -122,7 +120,8 @@ impl ActiveSegment {
     }
 
     /// An active segment over an existing file whose valid frames (ending
-    /// at `end`) were found by a scan of `bytes` (file bytes from offset `base`).
+    /// at `end`) were found by a scan of `bytes` (file bytes from offset
+    /// `base`); each record is handed to `found`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn from_parts(
         id: SegmentId,
@@ -135,6 +134,7 @@ impl ActiveSegment {
         frames: &[ScannedFrame],
         bytes: &[u8],
         base: u64,
+        found: &mut dyn FnMut(Change<'_>),
     ) -> Self {
         let mut seg = ActiveSegment {
             id,
@@ -149,19 +149,24 @@ impl ActiveSegment {
             late: Vec::new(),
             map: Mutex::new(None),
             dirty: false,
-            index: MemIndex::default(),
-            indexing: true,
             salt,
             read_only,
             cuts: None,
         };
-        seg.add_frames(frames, bytes, base);
+        seg.add_frames(frames, bytes, base, found);
         seg
     }
 
     /// Add scanned frames (ordinals increasing, after every present one) to
-    /// the tables and the index. `bytes` holds the file from offset `base`.
-    fn add_frames(&mut self, frames: &[ScannedFrame], bytes: &[u8], base: u64) {
+    /// the tables, handing each record to `found`. `bytes` holds the file
+    /// from offset `base`.
+    fn add_frames(
+        &mut self,
+        frames: &[ScannedFrame],
+        bytes: &[u8],
+        base: u64,
+        found: &mut dyn FnMut(Change<'_>),
+    ) {
         for f in frames {
             while self.offsets.len() < f.ordinal as usize {
                 self.offsets.push(MISSING);
@@ -174,7 +179,7 @@ impl ActiveSegment {
             if let Ok(Some(frame)) = format::parse_frame(&bytes[at..], self.salt)
                 && let Ok((record, _)) = format::decode_summary(frame.summary)
             {
-                self.index.add(f.ordinal, &record);
+                found(Change::Found(f.ordinal, &record));
             }
             self.push(f.offset as u32, f.time);
         }
@@ -273,10 +278,6 @@ impl ActiveSegment {
     ) {
         let base = self.end as u32;
         for (rel, r) in frames {
-            let ord = self.next_ordinal();
-            if self.indexing {
-                self.index.add(ord, r);
-            }
             self.push(base + rel, r.time.as_micros());
         }
         self.settle();
@@ -352,14 +353,9 @@ impl ActiveSegment {
         self.salt
     }
 
-    /// The in-memory index (bitmaps over ordinals).
-    pub(crate) fn index(&self) -> &MemIndex {
-        &self.index
-    }
-
     /// The rank (position in time order) of each ordinal, or `None` when
     /// ranks equal ordinals (records appended in time order, no holes).
-    fn rank_of(&self) -> Option<Vec<u32>> {
+    pub(crate) fn rank_of(&self) -> Option<Vec<u32>> {
         let identity = self.order.len() == self.offsets.len()
             && self.order.iter().enumerate().all(|(i, &o)| i as u32 == o);
         if identity {
@@ -426,8 +422,12 @@ impl ActiveSegment {
     }
 
     /// In a read-only store: read frames another process appended since
-    /// the last look. Returns damage found in the new bytes.
-    pub(crate) fn refresh(&mut self) -> Result<Vec<(u64, String)>> {
+    /// the last look, handing each record (and what was forgotten) to
+    /// `found`. Returns damage found in the new bytes.
+    pub(crate) fn refresh(
+        &mut self,
+        found: &mut dyn FnMut(Change<'_>),
+    ) -> Result<Vec<(u64, String)>> {
         let len = self
             .file
             .metadata()
@@ -437,6 +437,7 @@ impl ActiveSegment {
             // The writer cut back frames of a failed write that this
             // reader had already seen: start over from the header.
             self.reset();
+            found(Change::Forgot(0));
         }
         if len <= self.end {
             return Ok(Vec::new());
@@ -449,7 +450,7 @@ impl ActiveSegment {
         buf.truncate(got);
         let last = self.offsets.len().checked_sub(1).map(|o| o as u32);
         let scan = scan::scan_frames(&buf, self.end, last, self.salt);
-        self.add_frames(&scan.frames, &buf, self.end);
+        self.add_frames(&scan.frames, &buf, self.end, found);
         self.end = scan.end;
         Ok(scan.damage)
     }
@@ -486,7 +487,6 @@ impl ActiveSegment {
         self.prefix_max.truncate(k);
         self.order.retain(|&o| o < ordinal);
         self.late.clear();
-        self.index.truncate(ordinal);
         *self.map.get_mut() = None;
         self.end = offset;
         true
@@ -500,23 +500,21 @@ impl ActiveSegment {
         self.order.clear();
         self.late.clear();
         self.prefix_max.clear();
-        self.index = MemIndex::default();
         *self.map.get_mut() = None;
         self.end = HEADER_LEN as u64;
     }
 
-    /// Seal: append the seal block and trailer, sync, rename to `.seg`,
-    /// sync the directory. Returns the sealed path; the segment must not be
-    /// appended to afterwards. On failure before the rename the file is cut
+    /// Seal: append the seal block and trailer, write `index` (the bytes of
+    /// the segment's index file, opaque here) beside the segment, sync
+    /// both, rename them into place, sync the directory. Returns the sealed
+    /// path; the segment must not be appended to afterwards. On failure before the rename the file is cut
     /// back and stays active. A failed `fsync` is [`Error::Poisoned`].
-    pub(crate) fn seal(&mut self, dir: &Path) -> Result<PathBuf> {
+    pub(crate) fn seal(&mut self, dir: &Path, index: &[u8]) -> Result<PathBuf> {
         // Write the index beside the segment under a temporary name and the
         // seal block at the end of the segment; sync both; rename both into
         // place; sync the directory once. Whichever renames a crash keeps,
         // recovery copes: a `.wal` with a whole seal block is sealed at
         // open, and a `.seg` without its `.idx` gets it rebuilt.
-        let ranks = self.order.len() as u32;
-        let index = index_file::encode(&self.index, self.rank_of().as_deref(), self.id, ranks);
         let index_path = segment_path(dir, self.id, INDEX_EXT);
         let index_tmp = index_path.with_extension(TMP_INDEX_EXT);
         let block = seal::encode_seal(
@@ -533,7 +531,7 @@ impl ActiveSegment {
         };
         let written = open_rw(&index_tmp, false).and_then(|f| {
             f.set_len(0)
-                .and_then(|()| crate::fs::write_all_at(&f, &index, 0, "segment::seal::index"))
+                .and_then(|()| crate::fs::write_all_at(&f, index, 0, "segment::seal::index"))
                 .map_err(Error::io("write", &index_tmp))?;
             crate::fs::write_all_at(&self.file, &block, self.end, "segment::seal::block")
                 .map_err(Error::io("write seal block of", &self.path))?;
