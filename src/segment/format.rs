@@ -598,7 +598,7 @@ pub fn decode_full(frame: &Frame<'_>) -> Result<LogRecord, DecodeError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const SALT: u64 = 0x1234_5678_9abc_def0;
@@ -618,7 +618,9 @@ mod tests {
         );
     }
 
-    fn record(i: i64) -> LogRecord {
+    /// A record with every field set, distinct by `i` (shared by the
+    /// tests of `scan.rs`).
+    pub(crate) fn record(i: i64) -> LogRecord {
         LogRecord::new(
             Timestamp::from_micros(1_000 + i),
             Level::Warn,

@@ -144,28 +144,11 @@ fn parse_whole(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Level, LogRecord};
+    use crate::record::LogRecord;
     use crate::segment::format::encode_frame;
-    use crate::time::Timestamp;
+    use crate::segment::format::tests::record;
 
     const SALT: u64 = 0x1234_5678_9abc_def0;
-
-    fn record(i: i64) -> LogRecord {
-        LogRecord::new(
-            Timestamp::from_micros(1_000 + i),
-            Level::Warn,
-            format!("job-{i}"),
-            "héllo wörld",
-        )
-        .flow("f")
-        .component("HTTP")
-        .action("POST")
-        .category("out")
-        .env("prod")
-        .app("shop")
-        .version("v2")
-        .attempt(2)
-    }
 
     #[test]
     fn scan_stops_at_torn_tail_and_skips_damage() {
