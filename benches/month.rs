@@ -19,11 +19,15 @@
 //! - `ingest`: the whole backfill into a fresh store (throughput: `N`
 //!   records). Before it, the store of one backfill is described on stderr:
 //!   bytes per record on disk (every file of the store), raw field bytes per
-//!   record, segments, partitions, segments per partition.
+//!   record, segments, partitions, segments per partition; and at every
+//!   backfill, the process's memory during it: how much the anonymous
+//!   memory grew over what the generated records take, and the
+//!   file-backed (mapped) pages.
 //! - `job_lookup_view`, `newest_30m_view`, `error_prod_7d_view`,
 //!   `flow_warn_error_24h_view`, `word_30d_view`, `count_levels_24h`: the
 //!   console's queries on that store (pages as `PageView`s, at most 100
 //!   records).
+//! - `open`: `Store::open` and `project()` of the month's store.
 //! - `drop_oldest_day`: the clock moves a day on and retention drops the
 //!   oldest day, on a copy of the store made before each run (untimed: the
 //!   files of the oldest two days and every file that is not sealed are
@@ -84,13 +88,29 @@ fn backfill(dir: &Path, batches: &[Vec<LogRecord>]) -> Duration {
     let clock = ManualClock::new(now() - span());
     let store = StoreOptions::new().clock(clock.clone()).open(dir).unwrap();
     let p = store.project("bench").unwrap();
+    let before = memory();
+    let mut peak = before;
     let t = Instant::now();
-    for b in batches {
+    for (i, b) in batches.iter().enumerate() {
         let newest = b.iter().map(|r| r.time).max().unwrap();
         clock.set(newest.max(runlog::Clock::now(&clock)));
         p.append_batch(b).unwrap();
+        if i % 100 == 99
+            && let (Some(m), Some(p)) = (memory(), peak.as_mut())
+        {
+            *p = (p.0.max(m.0), p.1.max(m.1));
+        }
     }
     let took = t.elapsed();
+    if let (Some(b), Some(p)) = (before, peak) {
+        eprintln!(
+            "memory during the backfill (sampled every 100 batches): anonymous grew by at most \
+             {} MiB over the {} MiB the generated records take; file-backed at most {} MiB",
+            p.0.saturating_sub(b.0) / 1024,
+            b.0 / 1024,
+            p.1 / 1024
+        );
+    }
     p.sync().unwrap();
     took
 }
@@ -134,6 +154,18 @@ fn copy_store(from: &Path, to: &Path, keep: u32) {
             fs::copy(&src, &dst).unwrap();
         }
     }
+}
+
+/// This process's resident memory from `/proc/self/status`, in KiB:
+/// anonymous (heap) and file-backed (mapped pages the kernel may drop);
+/// `None` off Linux.
+fn memory() -> Option<(u64, u64)> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let kib = |key: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(key))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    Some((kib("RssAnon:")?, kib("RssFile:")?))
 }
 
 /// The raw bytes of a record's fields (what a plain text log would hold,
@@ -259,6 +291,21 @@ fn month(c: &mut Criterion) {
     g.finish();
     drop(logs);
     drop(store);
+
+    // Opening the month: the store and its project, as a console or the
+    // runtime after a restart does.
+    let mut g = c.benchmark_group(format!("month_{total}"));
+    g.sample_size(20);
+    g.bench_function("open", |b| {
+        b.iter(|| {
+            let store = StoreOptions::new()
+                .clock(ManualClock::new(now()))
+                .open(dir.path())
+                .unwrap();
+            black_box(store.project("bench").unwrap())
+        })
+    });
+    g.finish();
 
     // Retention: a day later, the oldest day goes.
     let first_partition = *partitions.first().unwrap();
