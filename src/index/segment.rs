@@ -24,7 +24,8 @@ use crate::segment::writer::{ActiveSegment, Change};
 pub(crate) struct Active {
     seg: ActiveSegment,
     index: MemIndex,
-    /// Whether committed records are indexed (see [`Active::skip_index`]).
+    /// Whether records are indexed (not in a store opened with
+    /// `StoreOptions::__without_index`).
     indexing: bool,
 }
 
