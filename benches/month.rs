@@ -43,7 +43,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use runlog::{Level, LogRecord, ManualClock, Preset, Project, Query, StoreOptions, Timestamp};
+use runlog::{
+    Field, Level, LogRecord, ManualClock, Preset, Project, Query, StoreOptions, Timestamp,
+};
 use runlog_sample::{Config, Spread};
 
 const SEED: u64 = 7;
@@ -171,21 +173,7 @@ fn memory() -> Option<(u64, u64)> {
 /// The raw bytes of a record's fields (what a plain text log would hold,
 /// without separators or a timestamp).
 fn raw_bytes(r: &LogRecord) -> usize {
-    [
-        &r.job_id,
-        &r.flow,
-        &r.component,
-        &r.action,
-        &r.category,
-        &r.env,
-        &r.app,
-        &r.version,
-        &r.content,
-    ]
-    .iter()
-    .map(|t| t.len())
-    .sum::<usize>()
-        + r.detail.as_ref().map_or(0, String::len)
+    Field::ALL.iter().map(|&f| r.field(f).len()).sum()
 }
 
 fn month(c: &mut Criterion) {

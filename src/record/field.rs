@@ -39,6 +39,21 @@ pub enum Field {
 }
 
 impl Field {
+    /// Every field, in the order of [`LogRecord`](crate::LogRecord)'s
+    /// declaration.
+    pub const ALL: [Field; 10] = [
+        Field::JobId,
+        Field::Flow,
+        Field::Component,
+        Field::Action,
+        Field::Category,
+        Field::Env,
+        Field::App,
+        Field::Version,
+        Field::Content,
+        Field::Detail,
+    ];
+
     /// The field's name as written in [`LogRecord`](crate::LogRecord).
     pub const fn name(self) -> &'static str {
         match self {

@@ -264,25 +264,13 @@ impl LogRecord {
 
     /// Check every field against its size limit; [`Error::FieldTooLarge`] names the first one over.
     pub fn validate(&self) -> Result<()> {
-        const FIELDS: [Field; 10] = [
-            Field::JobId,
-            Field::Flow,
-            Field::Component,
-            Field::Action,
-            Field::Category,
-            Field::Env,
-            Field::App,
-            Field::Version,
-            Field::Content,
-            Field::Detail,
-        ];
         if self.attempt == 0 {
             return Err(Error::InvalidArgument {
                 what: "attempt",
                 reason: "attempts are numbered from 1".into(),
             });
         }
-        for field in FIELDS {
+        for field in Field::ALL {
             let len = self.field(field).len();
             if len > field.max_bytes() {
                 return Err(Error::FieldTooLarge {

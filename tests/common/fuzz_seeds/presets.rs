@@ -22,26 +22,11 @@ pub fn seeds() -> Seeds {
         named("b", SavedRange::Calendar(Preset::Yesterday)),
         named("c", abs(1_000_000, 2_000_000)),
     ]);
-    let calendar: Vec<(String, SavedRange)> = [
-        Preset::Last5Minutes,
-        Preset::Last15Minutes,
-        Preset::Last30Minutes,
-        Preset::LastHour,
-        Preset::Last6Hours,
-        Preset::LastDay,
-        Preset::Last3Days,
-        Preset::Last7Days,
-        Preset::Last30Days,
-        Preset::Today,
-        Preset::Yesterday,
-        Preset::TwoDaysAgo,
-        Preset::ThisWeek,
-        Preset::LastWeek,
-    ]
-    .into_iter()
-    .enumerate()
-    .map(|(i, p)| (format!("p{i:02}"), SavedRange::Calendar(p)))
-    .collect();
+    let calendar: Vec<(String, SavedRange)> = Preset::ALL
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("p{i:02}"), SavedRange::Calendar(p)))
+        .collect();
     let edges = enc(&[
         named(
             &"n".repeat(runlog::MAX_PRESET_NAME),
